@@ -1,0 +1,94 @@
+# Protocol Advisor: `make run` serves the app, `make test` runs every test.
+# Both set up everything they need on a fresh Debian/Ubuntu machine.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The first interpreter that is Python 3.12 or newer (.python-version asks pyenv for 3.12).
+PYTHON ?= $(shell for candidate in python3.12 python3.13 python3.14 python3; do \
+	command -v $$candidate >/dev/null 2>&1 && \
+	$$candidate -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && \
+	{ echo $$candidate; break; }; done)
+
+# Debian packages: Pango and fonts for WeasyPrint; Chromium for the browser tests.
+RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+TEST_DEBS := $(RUN_DEBS) chromium chromium-driver
+
+# $(call debs,PACKAGES): install what is missing as root, or say exactly what to install.
+define debs
+	if command -v dpkg-query >/dev/null 2>&1; then \
+		missing=""; \
+		for package in $(1); do \
+			dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "ok installed" || missing="$$missing $$package"; \
+		done; \
+		if [ -n "$$missing" ]; then \
+			if [ "$$(id -u)" = 0 ]; then \
+				echo "Installing Debian packages:$$missing"; \
+				apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+					|| { echo "Could not install:$$missing (apt-get failed; see above)." >&2; exit 1; }; \
+			else \
+				echo "Missing Debian packages:$$missing. Install them with: sudo apt-get install$$missing" >&2; exit 1; \
+			fi; \
+		fi; \
+	fi
+endef
+
+.PHONY: help install run test lint format clean
+
+help:
+	@echo "make run      set up, load the knowledge base and serve http://$(HOST):$(PORT) (SQLite)"
+	@echo "make test     set up and run the whole test suite"
+	@echo "make install  set up the virtual environment and packages only"
+
+$(STAMP): pyproject.toml requirements.lock
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "Python 3.12 or newer is required and was not found. Install it with: sudo apt-get install python3 python3-venv (Ubuntu 24.04+), or pyenv install 3.12 (Debian 12)." >&2; \
+		exit 1; \
+	fi
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV) || { \
+		echo "Could not create a virtual environment. Install venv with: sudo apt-get install python3-venv" >&2; \
+		rm -rf $(VENV); exit 1; }
+	@echo "Installing Python packages into $(VENV) ..."
+	@$(PY) -m pip install -qq --disable-pip-version-check --require-hashes -r requirements.lock
+	@touch $(STAMP)
+
+install: $(STAMP)
+	@$(call debs,$(RUN_DEBS))
+	@$(PY) -c 'import weasyprint' >/dev/null 2>&1 || { \
+		echo "WeasyPrint cannot load Pango. Install it with: sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0" >&2; \
+		exit 1; }
+
+run: install
+	@DEBUG=1 $(PY) manage.py migrate --no-input
+	@DEBUG=1 $(PY) manage.py load_knowledge_base
+	@echo
+	@echo "Admin: create your own account with: DEBUG=1 $(PY) manage.py createsuperuser"
+	@echo "       then sign in at http://$(HOST):$(PORT)/admin/ (there is no default account)."
+	@echo
+	@DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	@$(call debs,$(TEST_DEBS))
+	@$(VENV)/bin/ruff check --quiet .
+	@$(VENV)/bin/ruff format --check --quiet .
+	@$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings >/dev/null || { \
+		echo "Model changes without a migration: run $(PY) manage.py makemigrations" >&2; exit 1; }
+	@$(VENV)/bin/pytest
+
+lint: install
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: install
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

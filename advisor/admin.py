@@ -1,0 +1,357 @@
+"""Django admin for the knowledge base: where maintainers keep the advice current."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db import models
+from django.db.models import Count, Value
+from django.utils.html import format_html_join
+
+from advisor import versioning
+from advisor.models import (
+    Criterion,
+    KnowledgeBaseVersion,
+    Option,
+    OptionEffect,
+    ProfileAnswer,
+    Protocol,
+    Question,
+    Rating,
+    Reference,
+    UseCaseProfile,
+)
+
+admin.site.site_header = "Protocol Advisor"
+admin.site.site_title = "Protocol Advisor admin"
+admin.site.index_title = "Knowledge base"
+
+COMPACT_TEXTAREA = forms.Textarea(attrs={"rows": 3, "cols": 60})
+
+
+class VersionedAdmin(admin.ModelAdmin):
+    """Records one knowledge-base version per admin action, with the admin's change message."""
+
+    def changeform_view(self, request, *args, **kwargs):
+        with versioning.recorded_elsewhere():
+            return super().changeform_view(request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        with versioning.recorded_elsewhere():
+            return super().delete_view(request, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):
+        with versioning.recorded_elsewhere():
+            return super().changelist_view(request, *args, **kwargs)
+
+    def _record_version(self, request, action: str, obj, entry) -> None:
+        KnowledgeBaseVersion.record(
+            action,
+            user=request.user,
+            object_type=str(self.opts.verbose_name),
+            object_repr=str(obj),
+            message=entry.get_change_message() if entry is not None else "",
+        )
+
+    def log_addition(self, request, obj, message):
+        entry = super().log_addition(request, obj, message)
+        self._record_version(request, KnowledgeBaseVersion.Action.ADDED, obj, entry)
+        return entry
+
+    def log_change(self, request, obj, message):
+        entry = super().log_change(request, obj, message)
+        if message:
+            self._record_version(request, KnowledgeBaseVersion.Action.CHANGED, obj, entry)
+        return entry
+
+    def log_deletions(self, request, queryset):
+        entries = super().log_deletions(request, queryset)
+        names = ", ".join(str(obj) for obj in queryset)
+        KnowledgeBaseVersion.record(
+            KnowledgeBaseVersion.Action.DELETED,
+            user=request.user,
+            object_type=str(self.opts.verbose_name_plural if len(queryset) > 1 else self.opts.verbose_name),
+            object_repr=names,
+            message=f"Deleted {names}.",
+        )
+        return entries
+
+
+@admin.register(Reference)
+class ReferenceAdmin(VersionedAdmin):
+    list_display = ["identifier", "title", "publisher", "year", "url"]
+    list_filter = ["publisher", "year"]
+    search_fields = ["identifier", "title", "publisher"]
+    prepopulated_fields = {"slug": ["identifier"]}
+
+
+class RatingInline(admin.TabularInline):
+    model = Rating
+    extra = 0
+    autocomplete_fields = ["references"]
+    formfield_overrides = {models.TextField: {"widget": COMPACT_TEXTAREA}}
+
+
+class ProtocolRatingInline(RatingInline):
+    fields = ["criterion", "score", "rationale", "references"]
+    ordering = ["criterion__order"]
+
+
+class CriterionRatingInline(RatingInline):
+    fields = ["protocol", "score", "rationale", "references"]
+    ordering = ["protocol__order"]
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(VersionedAdmin):
+    list_display = ["name", "family", "layer", "ports", "rated_criteria", "order"]
+    list_filter = ["family", "layer"]
+    search_fields = ["name", "slug", "summary", "guidance"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["references"]
+    inlines = [ProtocolRatingInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "family", "layer", "order", "summary"]}),
+        ("Assessment", {"fields": ["strengths", "limitations"]}),
+        ("Configuration", {"fields": ["guidance", "ports", "references"]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(rating_count=Count("ratings"), criterion_count=Value(Criterion.objects.count()))
+        )
+
+    @admin.display(description="rated criteria", ordering="rating_count")
+    def rated_criteria(self, obj: Protocol) -> str:
+        return f"{obj.rating_count} of {obj.criterion_count}"
+
+
+@admin.register(Criterion)
+class CriterionAdmin(VersionedAdmin):
+    list_display = ["name", "base_weight", "order", "weighted_by_options"]
+    list_editable = ["base_weight", "order"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [CriterionRatingInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(effect_count=Count("effects"))
+
+    @admin.display(description="options weighting it", ordering="effect_count")
+    def weighted_by_options(self, obj: Criterion) -> int:
+        return obj.effect_count
+
+
+@admin.register(Rating)
+class RatingAdmin(VersionedAdmin):
+    list_display = ["protocol", "criterion", "score", "short_rationale"]
+    list_filter = ["protocol", "criterion", "score"]
+    list_select_related = ["protocol", "criterion"]
+    search_fields = ["rationale", "protocol__name", "criterion__name"]
+    autocomplete_fields = ["references"]
+    formfield_overrides = {models.TextField: {"widget": COMPACT_TEXTAREA}}
+
+    @admin.display(description="rationale")
+    def short_rationale(self, obj: Rating) -> str:
+        return obj.rationale if len(obj.rationale) <= 90 else obj.rationale[:89] + "…"
+
+
+class QuestionAdminForm(forms.ModelForm):
+    """Conditions may only look back: at options of questions asked earlier."""
+
+    class Meta:
+        model = Question
+        fields = ["order", "slug", "title", "text", "help_text", "kind", "required", "condition_options"]
+
+    def clean(self):
+        cleaned = super().clean()
+        order = cleaned.get("order")
+        condition_options = list(cleaned.get("condition_options") or [])
+        if order is None:
+            return cleaned
+        this_question = self.instance.pk
+        depends_on = {option.question_id for option in condition_options}
+        cycle = dependency_cycle(this_question, depends_on) if this_question else None
+        if cycle:
+            self.add_error("condition_options", f"These conditions would create a cycle: {cycle}.")
+            return cleaned
+        for option in condition_options:
+            if this_question and option.question_id == this_question:
+                self.add_error(
+                    "condition_options",
+                    f"“{option.label}” is an option of this question; it cannot be its own condition.",
+                )
+            elif option.question.order >= order:
+                self.add_error(
+                    "condition_options",
+                    f"“{option}” belongs to question {option.question.order}, which is not asked before "
+                    f"this one (position {order}). Conditions may only refer to earlier questions.",
+                )
+        if this_question:
+            for dependent in Question.objects.filter(condition_options__question_id=this_question).distinct():
+                if dependent.pk != this_question and dependent.order <= order:
+                    self.add_error(
+                        "order",
+                        f"“{dependent.title}” (position {dependent.order}) is shown only after an answer to this "
+                        f"question, so this question must stay before position {dependent.order}.",
+                    )
+        return cleaned
+
+
+def dependency_cycle(question_id: int, proposed: set[int]) -> str | None:
+    """Describe the loop that `question_id` depending on `proposed` questions would close, if any."""
+    edges: dict[int, set[int]] = {}
+    for dependent_id, dependency_id in Question.condition_options.through.objects.values_list(
+        "question_id", "option__question_id"
+    ):
+        edges.setdefault(dependent_id, set()).add(dependency_id)
+    edges[question_id] = set(proposed)
+    titles = dict(Question.objects.values_list("id", "title"))
+
+    def path_back(current: int, seen: list[int]) -> list[int] | None:
+        for nxt in sorted(edges.get(current, ())):
+            if nxt == question_id:
+                return [*seen, nxt]
+            if nxt not in seen:
+                found = path_back(nxt, [*seen, nxt])
+                if found:
+                    return found
+        return None
+
+    loop = path_back(question_id, [question_id])
+    if loop is None:
+        return None
+    return " → ".join(f"“{titles.get(qid, 'this question')}”" for qid in loop)
+
+
+class OptionInline(admin.TabularInline):
+    model = Option
+    fields = ["order", "slug", "label", "help_text", "is_unknown"]
+    extra = 0
+    min_num = 2
+    validate_min = True
+    show_change_link = True
+    prepopulated_fields = {"slug": ["label"]}
+
+
+@admin.register(Question)
+class QuestionAdmin(VersionedAdmin):
+    form = QuestionAdminForm
+    list_display = ["order", "title", "text", "kind", "required", "condition"]
+    list_display_links = ["title"]
+    list_filter = ["kind", "required"]
+    search_fields = ["title", "text", "help_text", "slug"]
+    prepopulated_fields = {"slug": ["title"]}
+    filter_horizontal = ["condition_options"]
+    inlines = [OptionInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("condition_options__question")
+
+    @admin.display(description="shown only after")
+    def condition(self, obj: Question) -> str:
+        return (
+            format_html_join(", ", "{}", ((str(option),) for option in obj.condition_options.all()))
+            or "always"
+        )
+
+
+class OptionEffectInline(admin.TabularInline):
+    model = OptionEffect
+    fields = ["kind", "criterion", "weight", "protocol", "reason"]
+    extra = 1
+
+
+@admin.register(Option)
+class OptionAdmin(VersionedAdmin):
+    list_display = ["label", "question", "is_unknown", "effect_summary"]
+    list_filter = ["question", "is_unknown"]
+    list_select_related = ["question"]
+    search_fields = ["label", "help_text", "slug", "question__title"]
+    inlines = [OptionEffectInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("effects__criterion", "effects__protocol")
+
+    @admin.display(description="effects")
+    def effect_summary(self, obj: Option) -> str:
+        return "; ".join(str(effect) for effect in obj.effects.all()) or "none"
+
+
+@admin.register(OptionEffect)
+class OptionEffectAdmin(VersionedAdmin):
+    list_display = ["option", "kind", "criterion", "weight", "protocol", "reason"]
+    list_filter = ["kind", "criterion", "protocol", "option__question"]
+    list_select_related = ["option__question", "criterion", "protocol"]
+    search_fields = ["reason", "option__label", "option__question__title"]
+
+
+class ProfileAnswerFormSet(forms.BaseInlineFormSet):
+    """A single-choice question takes one preset answer per profile."""
+
+    def clean(self) -> None:
+        super().clean()
+        answered: dict[int, str] = {}
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
+                continue
+            question = form.cleaned_data.get("question")
+            if question is None:
+                continue
+            if question.kind == Question.Kind.SINGLE and question.pk in answered:
+                raise forms.ValidationError(
+                    f"“{question.title}” is a single-choice question; keep only one answer to it."
+                )
+            answered[question.pk] = question.title
+
+
+class ProfileAnswerInline(admin.TabularInline):
+    model = ProfileAnswer
+    formset = ProfileAnswerFormSet
+    fields = ["question", "option"]
+    extra = 1
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "option":
+            kwargs["queryset"] = Option.objects.select_related("question")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(UseCaseProfile)
+class UseCaseProfileAdmin(VersionedAdmin):
+    list_display = ["name", "expected_protocol", "answer_count", "order"]
+    list_filter = ["expected_protocol"]
+    list_select_related = ["expected_protocol"]
+    search_fields = ["name", "description", "expected_rationale"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["references"]
+    inlines = [ProfileAnswerInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(answers_count=Count("answers"))
+
+    @admin.display(description="preset answers", ordering="answers_count")
+    def answer_count(self, obj: UseCaseProfile) -> int:
+        return obj.answers_count
+
+
+@admin.register(KnowledgeBaseVersion)
+class KnowledgeBaseVersionAdmin(admin.ModelAdmin):
+    """The change history is a record, not something to edit."""
+
+    list_display = ["number", "created_at", "username", "action", "object_type", "object_repr"]
+    list_filter = ["action", "object_type", "username"]
+    search_fields = ["object_repr", "message", "username"]
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in KnowledgeBaseVersion._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

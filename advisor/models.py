@@ -1,0 +1,467 @@
+"""The knowledge base that admins maintain, and the version log of its changes.
+
+Everything the recommendation engine knows lives here as data: protocols, the
+criteria they are judged on, a rating of every protocol on every criterion,
+the wizard's questions and the effects of their options, and use-case
+profiles that double as the regression suite of our domain knowledge.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+RATING_MIN = 0
+RATING_MAX = 5
+EFFECT_WEIGHT_MIN = 1
+EFFECT_WEIGHT_MAX = 5
+
+
+class SlugManager(models.Manager):
+    """Look objects up by slug so fixtures can use natural keys."""
+
+    def get_by_natural_key(self, slug: str):
+        return self.get(slug=slug)
+
+
+class Reference(models.Model):
+    """A public source that a fact in the knowledge base can be traced to."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    identifier = models.CharField(
+        max_length=80,
+        unique=True,
+        help_text="How the source is cited, e.g. “RFC 7296” or “NIST SP 800-77r1”.",
+    )
+    title = models.CharField(max_length=250)
+    publisher = models.CharField(max_length=120)
+    year = models.PositiveSmallIntegerField(validators=[MinValueValidator(1970), MaxValueValidator(2100)])
+    url = models.URLField("URL", max_length=300)
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["identifier"]
+
+    def __str__(self) -> str:
+        return f"{self.identifier}: {self.title}"
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+
+class Protocol(models.Model):
+    """One way to protect data in transit that the advisor can recommend."""
+
+    class Family(models.TextChoices):
+        TLS = "tls", "SSL/TLS"
+        IPSEC = "ipsec", "IPsec"
+        TLS_VPN = "tls_vpn", "SSL/TLS VPN"
+        LAYERED = "layered", "Layered (IPsec + TLS)"
+        OTHER_VPN = "other_vpn", "Other VPN"
+
+    class Layer(models.TextChoices):
+        APPLICATION = "application", "Application / transport (per connection)"
+        NETWORK = "network", "Network (IP packets)"
+        TUNNEL = "tunnel", "Application layer carrying network traffic"
+        BOTH = "both", "Network and application"
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=80, unique=True)
+    family = models.CharField(max_length=20, choices=Family)
+    layer = models.CharField(max_length=20, choices=Layer)
+    order = models.PositiveSmallIntegerField(default=0, help_text="Position in lists and tables.")
+    summary = models.TextField(help_text="One or two sentences: what it protects and how.")
+    strengths = models.TextField(help_text="One strength per line.")
+    limitations = models.TextField(help_text="One limitation per line.")
+    guidance = models.TextField(
+        "configuration guidance",
+        help_text="One instruction per line: versions, modes, algorithms, authentication, pitfalls.",
+    )
+    ports = models.CharField(
+        "ports and protocol numbers",
+        max_length=200,
+        help_text="What must pass the firewalls, e.g. “UDP 500, UDP 4500, IP protocol 50”.",
+    )
+    references = models.ManyToManyField(Reference, related_name="protocols")
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+
+class Criterion(models.Model):
+    """A property that distinguishes protocols; answers decide how much it matters."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=80, unique=True)
+    description = models.TextField(help_text="What a high rating on this criterion means.")
+    base_weight = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MaxValueValidator(EFFECT_WEIGHT_MAX)],
+        help_text="Weight before any answer adds to it; 0 means it counts only when an answer asks for it.",
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name_plural = "criteria"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+
+class RatingManager(models.Manager):
+    def get_by_natural_key(self, protocol_slug: str, criterion_slug: str):
+        return self.get(protocol__slug=protocol_slug, criterion__slug=criterion_slug)
+
+
+class Rating(models.Model):
+    """How well one protocol meets one criterion, with the reason and its source."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="ratings")
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="ratings")
+    score = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(RATING_MIN), MaxValueValidator(RATING_MAX)],
+        help_text=f"{RATING_MIN} (does not meet it) to {RATING_MAX} (meets it fully).",
+    )
+    rationale = models.TextField()
+    references = models.ManyToManyField(Reference, related_name="ratings")
+
+    objects = RatingManager()
+
+    class Meta:
+        ordering = ["protocol__order", "criterion__order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["protocol", "criterion"], name="one_rating_per_protocol_criterion"
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=RATING_MIN) & Q(score__lte=RATING_MAX), name="rating_score_in_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} / {self.criterion}: {self.score}"
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.protocol.slug, self.criterion.slug)
+
+    natural_key.dependencies = ["advisor.protocol", "advisor.criterion"]
+
+
+class Question(models.Model):
+    """A wizard question, asked in `order`, optionally only after certain answers."""
+
+    class Kind(models.TextChoices):
+        SINGLE = "single", "Single choice"
+        MULTIPLE = "multiple", "Multiple choice"
+
+    slug = models.SlugField(max_length=60, unique=True)
+    order = models.PositiveSmallIntegerField(unique=True)
+    title = models.CharField(max_length=60, help_text="Short step title for the progress bar.")
+    text = models.CharField(max_length=250)
+    help_text = models.TextField(blank=True)
+    kind = models.CharField(max_length=10, choices=Kind, default=Kind.SINGLE)
+    required = models.BooleanField(default=True)
+    condition_options = models.ManyToManyField(
+        "Option",
+        blank=True,
+        related_name="dependent_questions",
+        verbose_name="shown only after",
+        help_text="Ask this question only when one of these options was chosen in an earlier question.",
+    )
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["order"]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.title}"
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+
+class OptionManager(models.Manager):
+    def get_by_natural_key(self, question_slug: str, slug: str):
+        return self.get(question__slug=question_slug, slug=slug)
+
+
+class Option(models.Model):
+    """One possible answer; its effects say what choosing it means for the engine."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="options")
+    slug = models.SlugField(max_length=60)
+    order = models.PositiveSmallIntegerField(default=0)
+    label = models.CharField(max_length=200)
+    help_text = models.CharField(max_length=300, blank=True)
+    is_unknown = models.BooleanField(
+        "“I don't know”",
+        default=False,
+        help_text="An honest “I don't know”: it adds no weight and excludes nothing, so the result stays wide.",
+    )
+
+    objects = OptionManager()
+
+    class Meta:
+        ordering = ["question__order", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "slug"], name="option_slug_unique_per_question"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question.title}: {self.label}"
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.question.slug, self.slug)
+
+    natural_key.dependencies = ["advisor.question"]
+
+
+class OptionEffectManager(models.Manager):
+    def get_by_natural_key(self, question_slug: str, option_slug: str, kind: str, target_slug: str):
+        target = "criterion__slug" if kind == OptionEffect.Kind.WEIGHT else "protocol__slug"
+        return self.get(
+            option__question__slug=question_slug, option__slug=option_slug, kind=kind, **{target: target_slug}
+        )
+
+
+class OptionEffect(models.Model):
+    """What choosing an option does: weight a criterion, or exclude or require a protocol."""
+
+    class Kind(models.TextChoices):
+        WEIGHT = "weight", "Adds weight to a criterion"
+        EXCLUDE = "exclude", "Excludes a protocol"
+        REQUIRE = "require", "Requires one of the protocols it names"
+
+    option = models.ForeignKey(Option, on_delete=models.CASCADE, related_name="effects")
+    kind = models.CharField(max_length=10, choices=Kind, default=Kind.WEIGHT)
+    criterion = models.ForeignKey(
+        Criterion, on_delete=models.CASCADE, null=True, blank=True, related_name="effects"
+    )
+    weight = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(EFFECT_WEIGHT_MIN), MaxValueValidator(EFFECT_WEIGHT_MAX)],
+        help_text=f"Added to the criterion's weight, {EFFECT_WEIGHT_MIN} to {EFFECT_WEIGHT_MAX}.",
+    )
+    protocol = models.ForeignKey(
+        Protocol, on_delete=models.CASCADE, null=True, blank=True, related_name="effects"
+    )
+    reason = models.CharField(
+        max_length=300, blank=True, help_text="Why the constraint holds; shown to the user in the report."
+    )
+
+    objects = OptionEffectManager()
+
+    class Meta:
+        ordering = ["option__question__order", "option__order", "kind", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["option", "criterion"], name="one_weight_per_option_criterion"),
+            models.UniqueConstraint(
+                fields=["option", "kind", "protocol"], name="one_constraint_per_option_protocol"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="weight", criterion__isnull=False, weight__isnull=False, protocol__isnull=True)
+                    | (
+                        Q(kind__in=["exclude", "require"], protocol__isnull=False, criterion__isnull=True)
+                        & ~Q(reason="")
+                    )
+                ),
+                name="option_effect_fields_match_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight__isnull=True)
+                | Q(weight__gte=EFFECT_WEIGHT_MIN, weight__lte=EFFECT_WEIGHT_MAX),
+                name="option_effect_weight_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.WEIGHT:
+            return f"+{self.weight} {self.criterion}"
+        verb = "excludes" if self.kind == self.Kind.EXCLUDE else "requires"
+        return f"{verb} {self.protocol}"
+
+    def natural_key(self) -> tuple[str, str, str, str]:
+        target = self.criterion if self.kind == self.Kind.WEIGHT else self.protocol
+        return (*self.option.natural_key(), self.kind, target.slug)
+
+    natural_key.dependencies = ["advisor.option", "advisor.criterion", "advisor.protocol"]
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.kind == self.Kind.WEIGHT:
+            if self.criterion_id is None:
+                errors["criterion"] = "A weight effect needs the criterion it weights."
+            if self.weight is None:
+                errors["weight"] = "A weight effect needs a weight."
+            if self.protocol_id is not None:
+                errors["protocol"] = "A weight effect weights a criterion, not a protocol; leave this empty."
+        else:
+            if self.protocol_id is None:
+                errors["protocol"] = "Name the protocol this constraint applies to."
+            if not self.reason.strip():
+                errors["reason"] = "Every hard constraint states its reason; users see it in the report."
+            if self.criterion_id is not None:
+                errors["criterion"] = "A constraint applies to a protocol; leave the criterion empty."
+            if self.weight is not None:
+                errors["weight"] = "A constraint carries no weight; leave this empty."
+        if errors:
+            raise ValidationError(errors)
+
+
+class UseCaseProfile(models.Model):
+    """A typical situation with preset answers and the protocol an expert expects."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    description = models.TextField()
+    expected_protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="expected_by")
+    expected_rationale = models.TextField(
+        "why this protocol", help_text="Why an expert expects this protocol here."
+    )
+    references = models.ManyToManyField(Reference, related_name="profiles")
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name = "use-case profile"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+
+class ProfileAnswerManager(models.Manager):
+    def get_by_natural_key(self, profile_slug: str, question_slug: str, option_slug: str):
+        return self.get(
+            profile__slug=profile_slug, option__question__slug=question_slug, option__slug=option_slug
+        )
+
+
+class ProfileAnswer(models.Model):
+    """One preset answer of a profile: an option of a question."""
+
+    profile = models.ForeignKey(UseCaseProfile, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="profile_answers")
+    option = models.ForeignKey(Option, on_delete=models.CASCADE, related_name="profile_answers")
+
+    objects = ProfileAnswerManager()
+
+    class Meta:
+        ordering = ["profile__order", "question__order", "option__order"]
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "option"], name="profile_answer_option_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question.title}: {self.option.label}"
+
+    def natural_key(self) -> tuple[str, str, str]:
+        return (self.profile.slug, *self.option.natural_key())
+
+    natural_key.dependencies = ["advisor.usecaseprofile", "advisor.option"]
+
+    def clean(self) -> None:
+        if self.question_id and self.option_id and self.option.question_id != self.question_id:
+            raise ValidationError(
+                {
+                    "option": f"“{self.option.label}” belongs to another question (“{self.option.question.title}”)."
+                }
+            )
+
+
+class KnowledgeBaseVersion(models.Model):
+    """One numbered change to the knowledge base: who changed what, and when.
+
+    Reports record the number they were made with, and the engine's cache is
+    keyed on the latest number, so every change must create a row.
+    """
+
+    class Action(models.TextChoices):
+        LOADED = "loaded", "Loaded from fixtures"
+        ADDED = "added", "Added"
+        CHANGED = "changed", "Changed"
+        DELETED = "deleted", "Deleted"
+
+    number = models.PositiveIntegerField(unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="Kept even if the user is deleted.")
+    action = models.CharField(max_length=10, choices=Action)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_repr = models.CharField("object", max_length=200, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        get_latest_by = "number"
+        verbose_name = "knowledge-base version"
+
+    def __str__(self) -> str:
+        return f"v{self.number}"
+
+    @classmethod
+    def current_number(cls) -> int:
+        """The number of the newest version, 0 for an empty knowledge base."""
+        latest = cls.objects.order_by("-number").values_list("number", flat=True).first()
+        return latest or 0
+
+    @classmethod
+    def record(
+        cls,
+        action: str,
+        *,
+        user=None,
+        object_type: str = "",
+        object_repr: str = "",
+        message: str = "",
+    ) -> KnowledgeBaseVersion:
+        """Create the next version; the unique number makes concurrent writers fail loudly, never share."""
+        return cls.objects.create(
+            number=cls.current_number() + 1,
+            user=user if user is not None and user.is_authenticated else None,
+            username=user.get_username() if user is not None and user.is_authenticated else "",
+            action=action,
+            object_type=object_type[:100],
+            object_repr=object_repr[:200],
+            message=message,
+        )
+
+
+KNOWLEDGE_BASE_MODELS = (
+    Reference,
+    Protocol,
+    Criterion,
+    Rating,
+    Question,
+    Option,
+    OptionEffect,
+    UseCaseProfile,
+    ProfileAnswer,
+)

@@ -1,0 +1,315 @@
+"""Maintainers can browse and edit every part of the knowledge base, and bad edits are refused."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from advisor.models import (
+    Criterion,
+    KnowledgeBaseVersion,
+    Option,
+    ProfileAnswer,
+    Protocol,
+    Question,
+    Rating,
+    UseCaseProfile,
+)
+
+pytestmark = pytest.mark.django_db
+
+ADMIN_MODELS = [model for model in admin.site._registry if model._meta.app_label == "advisor"]
+
+
+def admin_url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def inline_management(prefix: str, total: int, initial: int) -> dict[str, str]:
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+
+
+def test_every_knowledge_base_model_is_registered():
+    names = {model.__name__ for model in ADMIN_MODELS}
+    assert {
+        "Reference",
+        "Protocol",
+        "Criterion",
+        "Rating",
+        "Question",
+        "Option",
+        "OptionEffect",
+        "UseCaseProfile",
+        "KnowledgeBaseVersion",
+    } <= names
+
+
+@pytest.mark.parametrize("model", ADMIN_MODELS, ids=lambda model: model.__name__)
+def test_staff_see_changelist_add_and_change_pages(staff_client, model):
+    assert staff_client.get(admin_url(model, "changelist")).status_code == 200
+    assert staff_client.get(admin_url(model, "changelist"), {"q": "ipsec"}).status_code == 200
+    expected_add = 403 if model is KnowledgeBaseVersion else 200
+    assert staff_client.get(admin_url(model, "add")).status_code == expected_add
+    obj = model.objects.first()
+    assert obj is not None, f"the shipped knowledge base has no {model.__name__}"
+    assert staff_client.get(admin_url(model, "change", obj.pk)).status_code == 200
+
+
+@pytest.mark.parametrize("model", ADMIN_MODELS, ids=lambda model: model.__name__)
+def test_anonymous_visitors_are_sent_to_login(client, model):
+    response = client.get(admin_url(model, "changelist"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_protocol_page_shows_every_rating_inline(staff_client):
+    protocol = Protocol.objects.get(slug="tls")
+    response = staff_client.get(admin_url(Protocol, "change", protocol.pk))
+    assert response.context["inline_admin_formsets"][0].formset.queryset.count() == Criterion.objects.count()
+    assert b"Ratings" in response.content
+
+
+def rating_post_data(rating: Rating, **changes) -> dict[str, str]:
+    data = {
+        "protocol": str(rating.protocol_id),
+        "criterion": str(rating.criterion_id),
+        "score": str(rating.score),
+        "rationale": rating.rationale,
+        "references": [str(pk) for pk in rating.references.values_list("pk", flat=True)],
+    }
+    data.update(changes)
+    return data
+
+
+def test_rating_score_out_of_range_is_refused_with_a_message(staff_client):
+    rating = Rating.objects.first()
+    response = staff_client.post(admin_url(Rating, "change", rating.pk), rating_post_data(rating, score="6"))
+    assert response.status_code == 200
+    assert (
+        "Ensure this value is less than or equal to 5." in response.context["adminform"].form.errors["score"]
+    )
+    rating.refresh_from_db()
+    assert rating.score != 6
+
+
+def test_rating_edit_records_a_knowledge_base_version(staff_client, admin_user):
+    rating = Rating.objects.exclude(score=3).first()
+    before = KnowledgeBaseVersion.current_number()
+    response = staff_client.post(admin_url(Rating, "change", rating.pk), rating_post_data(rating, score="3"))
+    assert response.status_code == 302
+    version = KnowledgeBaseVersion.objects.first()
+    assert version.number == before + 1
+    assert version.user == admin_user
+    assert version.username == "maintainer"
+    assert version.action == KnowledgeBaseVersion.Action.CHANGED
+    assert "Score" in version.message
+    assert version.object_repr == str(Rating.objects.get(pk=rating.pk))
+
+
+def test_saving_without_changes_records_no_version(staff_client):
+    rating = Rating.objects.first()
+    before = KnowledgeBaseVersion.current_number()
+    response = staff_client.post(admin_url(Rating, "change", rating.pk), rating_post_data(rating))
+    assert response.status_code == 302
+    assert KnowledgeBaseVersion.current_number() == before
+
+
+def test_deleting_in_the_admin_records_one_version(staff_client):
+    profile = UseCaseProfile.objects.last()
+    before = KnowledgeBaseVersion.current_number()
+    response = staff_client.post(admin_url(UseCaseProfile, "delete", profile.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert KnowledgeBaseVersion.current_number() == before + 1
+    assert KnowledgeBaseVersion.objects.first().action == KnowledgeBaseVersion.Action.DELETED
+
+
+def test_edits_outside_the_admin_also_bump_the_version():
+    before = KnowledgeBaseVersion.current_number()
+    criterion = Criterion.objects.first()
+    criterion.base_weight = 2 if criterion.base_weight != 2 else 1
+    criterion.save()
+    version = KnowledgeBaseVersion.objects.first()
+    assert version.number == before + 1
+    assert version.username == ""
+    assert "outside the admin" in version.message
+
+
+def test_version_history_cannot_be_edited(staff_client):
+    version = KnowledgeBaseVersion.objects.first()
+    response = staff_client.post(admin_url(KnowledgeBaseVersion, "delete", version.pk), {"post": "yes"})
+    assert response.status_code == 403
+    assert KnowledgeBaseVersion.objects.filter(pk=version.pk).exists()
+
+
+def question_post_data(question: Question, **changes) -> dict:
+    options = list(question.options.all())
+    data = {
+        "slug": question.slug,
+        "order": str(question.order),
+        "title": question.title,
+        "text": question.text,
+        "help_text": question.help_text,
+        "kind": question.kind,
+        "required": "on" if question.required else "",
+        "condition_options": [str(pk) for pk in question.condition_options.values_list("pk", flat=True)],
+        **inline_management("options", len(options), len(options)),
+    }
+    for index, option in enumerate(options):
+        data.update(
+            {
+                f"options-{index}-id": str(option.pk),
+                f"options-{index}-question": str(question.pk),
+                f"options-{index}-order": str(option.order),
+                f"options-{index}-slug": option.slug,
+                f"options-{index}-label": option.label,
+                f"options-{index}-help_text": option.help_text,
+                f"options-{index}-is_unknown": "on" if option.is_unknown else "",
+            }
+        )
+    data.update(changes)
+    return data
+
+
+def condition_errors(response) -> list[str]:
+    assert response.status_code == 200, "the invalid form was accepted"
+    return response.context["adminform"].form.errors.get("condition_options", [])
+
+
+def test_question_condition_on_a_later_question_is_refused(staff_client):
+    first, later = Question.objects.order_by("order")[:1].get(), Question.objects.order_by("-order").first()
+    option = later.options.first()
+    response = staff_client.post(
+        admin_url(Question, "change", first.pk), question_post_data(first, condition_options=[str(option.pk)])
+    )
+    errors = condition_errors(response)
+    assert errors and ("cycle" in errors[0] or "not asked before" in errors[0])
+    assert not first.condition_options.exists()
+
+
+def test_question_condition_on_its_own_option_is_refused(staff_client):
+    question = Question.objects.order_by("order")[2]
+    option = question.options.first()
+    response = staff_client.post(
+        admin_url(Question, "change", question.pk),
+        question_post_data(question, condition_options=[str(option.pk)]),
+    )
+    assert "cycle" in condition_errors(response)[0]
+
+
+def test_question_condition_that_closes_a_cycle_is_refused(staff_client):
+    dependent = Question.objects.filter(condition_options__isnull=False).distinct().first()
+    assert dependent is not None, "the shipped questions have no condition to test against"
+    depended_on = dependent.condition_options.first().question
+    back_reference = dependent.options.first()
+    response = staff_client.post(
+        admin_url(Question, "change", depended_on.pk),
+        question_post_data(depended_on, condition_options=[str(back_reference.pk)]),
+    )
+    error = condition_errors(response)[0]
+    assert "cycle" in error
+    assert dependent.title in error and depended_on.title in error
+
+
+def test_moving_a_question_after_one_that_depends_on_it_is_refused(staff_client):
+    dependent = Question.objects.filter(condition_options__isnull=False).distinct().first()
+    depended_on = dependent.condition_options.first().question
+    last = Question.objects.order_by("-order").first().order
+    response = staff_client.post(
+        admin_url(Question, "change", depended_on.pk), question_post_data(depended_on, order=str(last + 1))
+    )
+    assert response.status_code == 200
+    assert "must stay before" in response.context["adminform"].form.errors["order"][0]
+
+
+def test_question_needs_at_least_two_options(staff_client):
+    question = Question.objects.first()
+    data = question_post_data(question)
+    for index in range(1, question.options.count()):
+        data[f"options-{index}-DELETE"] = "on"
+    response = staff_client.post(admin_url(Question, "change", question.pk), data)
+    assert response.status_code == 200
+    assert "Please submit at least 2 forms." in str(
+        response.context["inline_admin_formsets"][0].formset.non_form_errors()
+    )
+
+
+def profile_post_data(profile: UseCaseProfile, extra_answer: tuple[int, int] | None = None) -> dict:
+    answers = list(profile.answers.all())
+    rows = answers + ([None] if extra_answer else [])
+    data = {
+        "slug": profile.slug,
+        "name": profile.name,
+        "order": str(profile.order),
+        "description": profile.description,
+        "expected_protocol": str(profile.expected_protocol_id),
+        "expected_rationale": profile.expected_rationale,
+        "references": [str(pk) for pk in profile.references.values_list("pk", flat=True)],
+        **inline_management("answers", len(rows), len(answers)),
+    }
+    for index, answer in enumerate(answers):
+        data.update(
+            {
+                f"answers-{index}-id": str(answer.pk),
+                f"answers-{index}-profile": str(profile.pk),
+                f"answers-{index}-question": str(answer.question_id),
+                f"answers-{index}-option": str(answer.option_id),
+            }
+        )
+    if extra_answer:
+        index = len(answers)
+        data[f"answers-{index}-question"], data[f"answers-{index}-option"] = map(str, extra_answer)
+    return data
+
+
+def test_profile_answer_with_an_option_of_another_question_is_refused(staff_client):
+    profile = UseCaseProfile.objects.first()
+    first, second = Question.objects.order_by("order")[:2]
+    foreign_option = second.options.exclude(pk__in=profile.answers.values("option")).first()
+    count = ProfileAnswer.objects.filter(profile=profile).count()
+    response = staff_client.post(
+        admin_url(UseCaseProfile, "change", profile.pk),
+        profile_post_data(profile, (first.pk, foreign_option.pk)),
+    )
+    assert response.status_code == 200
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert any("belongs to another question" in str(form.errors.get("option", "")) for form in formset.forms)
+    assert ProfileAnswer.objects.filter(profile=profile).count() == count
+
+
+def test_profile_with_two_answers_to_a_single_choice_question_is_refused(staff_client):
+    profile = UseCaseProfile.objects.first()
+    answer = profile.answers.select_related("question").filter(question__kind=Question.Kind.SINGLE).first()
+    other = answer.question.options.exclude(pk=answer.option_id).first()
+    response = staff_client.post(
+        admin_url(UseCaseProfile, "change", profile.pk),
+        profile_post_data(profile, (answer.question_id, other.pk)),
+    )
+    assert response.status_code == 200
+    assert "single-choice" in str(response.context["inline_admin_formsets"][0].formset.non_form_errors())
+
+
+def test_constraint_effect_without_a_reason_is_refused(staff_client):
+    option = Option.objects.filter(is_unknown=False).first()
+    data = {
+        "question": str(option.question_id),
+        "slug": option.slug,
+        "order": str(option.order),
+        "label": option.label,
+        "help_text": option.help_text,
+        **inline_management("effects", 1, 0),
+        "effects-0-kind": "exclude",
+        "effects-0-protocol": str(Protocol.objects.get(slug="wireguard").pk),
+        "effects-0-reason": "",
+    }
+    before = option.effects.count()
+    response = staff_client.post(admin_url(Option, "change", option.pk), data)
+    assert response.status_code == 200
+    errors = response.context["inline_admin_formsets"][0].formset.forms[0].errors
+    assert "states its reason" in str(errors["reason"])
+    assert option.effects.count() == before

@@ -1,0 +1,150 @@
+"""The shipped knowledge base is complete and internally consistent."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.models import (
+    KNOWLEDGE_BASE_MODELS,
+    Criterion,
+    Option,
+    ProfileAnswer,
+    Protocol,
+    Question,
+    Rating,
+    Reference,
+    UseCaseProfile,
+)
+
+pytestmark = pytest.mark.django_db
+
+REQUIRED_PROTOCOLS = {
+    "tls",
+    "ipsec-esp-tunnel",
+    "ipsec-esp-transport",
+    "ipsec-ah",
+    "tls-vpn-portal",
+    "tls-vpn-tunnel",
+    "layered-ipsec-tls",
+    "wireguard",
+}
+REQUIRED_PROFILES = {
+    "public-website",
+    "email",
+    "apis",
+    "b2b-file-transfer",
+    "site-to-site",
+    "remote-access-managed",
+    "contractors-unmanaged",
+    "legacy-app",
+    "voice-between-offices",
+    "integrity-only-link",
+}
+REQUIRED_REFERENCES = {
+    "NIST SP 800-52r2",
+    "NIST SP 800-77r1",
+    "NIST SP 800-113",
+    "NIST SP 800-207",
+    "RFC 8446",
+    "RFC 8996",
+    "RFC 9325",
+    "RFC 4301",
+    "RFC 4302",
+    "RFC 4303",
+    "RFC 7296",
+    "RFC 3948",
+    "RFC 8221",
+    "RFC 8247",
+    "RFC 9329",
+    "RFC 9395",
+    "RFC 9206",
+}
+
+
+def test_the_required_protocols_profiles_and_references_are_shipped():
+    assert set(Protocol.objects.values_list("slug", flat=True)) >= REQUIRED_PROTOCOLS
+    assert set(UseCaseProfile.objects.values_list("slug", flat=True)) >= REQUIRED_PROFILES
+    assert set(Reference.objects.values_list("identifier", flat=True)) >= REQUIRED_REFERENCES
+    assert Criterion.objects.count() >= 12
+    assert UseCaseProfile.objects.count() >= 10
+
+
+def test_every_protocol_is_rated_on_every_criterion():
+    rated = set(Rating.objects.values_list("protocol__slug", "criterion__slug"))
+    expected = {
+        (p, c)
+        for p in Protocol.objects.values_list("slug", flat=True)
+        for c in Criterion.objects.values_list("slug", flat=True)
+    }
+    assert expected - rated == set()
+
+
+def test_every_rating_has_a_rationale_and_a_reference():
+    for rating in Rating.objects.prefetch_related("references"):
+        assert len(rating.rationale.strip()) >= 40, rating
+        assert rating.references.exists(), f"{rating} cites no reference"
+
+
+def test_every_protocol_has_guidance_ports_and_references():
+    for protocol in Protocol.objects.prefetch_related("references"):
+        assert len(protocol.guidance.splitlines()) >= 5, protocol
+        assert protocol.strengths.strip() and protocol.limitations.strip(), protocol
+        assert protocol.ports.strip(), protocol
+        assert protocol.references.exists(), protocol
+
+
+def test_every_question_has_two_options_and_every_known_option_affects_something():
+    for question in Question.objects.prefetch_related("options__effects"):
+        options = list(question.options.all())
+        assert len(options) >= 2, question
+        for option in options:
+            if option.is_unknown:
+                assert not option.effects.exists(), f"“I don't know” must stay neutral: {option}"
+            else:
+                assert option.effects.exists(), f"{option} affects nothing"
+
+
+def test_i_dont_know_is_offered_somewhere():
+    assert Option.objects.filter(is_unknown=True).count() >= 4
+
+
+def test_conditions_only_look_back_at_earlier_questions():
+    for question in Question.objects.prefetch_related("condition_options__question"):
+        for option in question.condition_options.all():
+            assert option.question.order < question.order, f"{question} depends on later {option}"
+
+
+def visible_questions(chosen: set[int]) -> list[Question]:
+    """Questions whose condition is met by the chosen option ids, in order."""
+    visible = []
+    for question in Question.objects.prefetch_related("condition_options"):
+        conditions = {option.pk for option in question.condition_options.all()}
+        if not conditions or conditions & chosen:
+            visible.append(question)
+    return visible
+
+
+@pytest.mark.parametrize("slug", sorted(REQUIRED_PROFILES))
+def test_profile_preset_answers_are_valid(slug):
+    profile = UseCaseProfile.objects.get(slug=slug)
+    answers = list(ProfileAnswer.objects.filter(profile=profile).select_related("question", "option"))
+    chosen = {answer.option_id for answer in answers}
+    for answer in answers:
+        assert answer.option.question_id == answer.question_id, answer
+    visible = visible_questions(chosen)
+    answered = {answer.question_id for answer in answers}
+    for question in visible:
+        count = sum(1 for answer in answers if answer.question_id == question.pk)
+        if question.required:
+            assert count >= 1, f"{profile} leaves “{question.title}” unanswered"
+        if question.kind == Question.Kind.SINGLE:
+            assert count <= 1, f"{profile} gives several answers to single-choice “{question.title}”"
+    assert answered <= {question.pk for question in visible}, f"{profile} answers a question it never sees"
+    assert profile.expected_rationale.strip()
+    assert profile.references.exists()
+
+
+def test_every_row_passes_model_validation():
+    for model in KNOWLEDGE_BASE_MODELS:
+        for obj in model.objects.all():
+            obj.full_clean()
