@@ -10,6 +10,7 @@ from django.utils.html import format_html_join
 
 from advisor import versioning
 from advisor.models import (
+    ConsistencyRule,
     Criterion,
     KnowledgeBaseVersion,
     Option,
@@ -26,7 +27,19 @@ admin.site.site_header = "Protocol Advisor"
 admin.site.site_title = "Protocol Advisor admin"
 admin.site.index_title = "Knowledge base"
 
-COMPACT_TEXTAREA = forms.Textarea(attrs={"rows": 3, "cols": 60})
+COMPACT_TEXTAREA = forms.Textarea(attrs={"rows": 4, "cols": 48})
+
+
+class PlainForeignKeysInline(admin.TabularInline):
+    """Tabular inlines without the add/change/view icons beside each select: one row, one line."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(db_field, models.ForeignKey | models.ManyToManyField) and formfield is not None:
+            widget = formfield.widget
+            widget.can_add_related = widget.can_change_related = widget.can_view_related = False
+            widget.can_delete_related = False
+        return formfield
 
 
 class VersionedAdmin(admin.ModelAdmin):
@@ -85,7 +98,7 @@ class ReferenceAdmin(VersionedAdmin):
     prepopulated_fields = {"slug": ["identifier"]}
 
 
-class RatingInline(admin.TabularInline):
+class RatingInline(PlainForeignKeysInline):
     model = Rating
     extra = 0
     autocomplete_fields = ["references"]
@@ -146,7 +159,9 @@ class CriterionAdmin(VersionedAdmin):
 
 @admin.register(Rating)
 class RatingAdmin(VersionedAdmin):
-    list_display = ["protocol", "criterion", "score", "short_rationale"]
+    list_display = ["criterion", "protocol", "score", "short_rationale"]
+    list_display_links = ["criterion"]
+    list_per_page = 40
     list_filter = ["protocol", "criterion", "score"]
     list_select_related = ["protocol", "criterion"]
     search_fields = ["rationale", "protocol__name", "criterion__name"]
@@ -155,7 +170,7 @@ class RatingAdmin(VersionedAdmin):
 
     @admin.display(description="rationale")
     def short_rationale(self, obj: Rating) -> str:
-        return obj.rationale if len(obj.rationale) <= 90 else obj.rationale[:89] + "…"
+        return obj.rationale if len(obj.rationale) <= 120 else obj.rationale[:119] + "…"
 
 
 class QuestionAdminForm(forms.ModelForm):
@@ -231,9 +246,12 @@ class OptionInline(admin.TabularInline):
     fields = ["order", "slug", "label", "help_text", "is_unknown"]
     extra = 0
     min_num = 2
-    validate_min = True
     show_change_link = True
     prepopulated_fields = {"slug": ["label"]}
+
+    def get_formset(self, request, obj=None, **kwargs):
+        """A question needs two options to be a question; the admin refuses fewer, not just shows two rows."""
+        return super().get_formset(request, obj, validate_min=True, **kwargs)
 
 
 @admin.register(Question)
@@ -258,7 +276,7 @@ class QuestionAdmin(VersionedAdmin):
         )
 
 
-class OptionEffectInline(admin.TabularInline):
+class OptionEffectInline(PlainForeignKeysInline):
     model = OptionEffect
     fields = ["kind", "criterion", "weight", "protocol", "reason"]
     extra = 1
@@ -307,7 +325,7 @@ class ProfileAnswerFormSet(forms.BaseInlineFormSet):
             answered[question.pk] = question.title
 
 
-class ProfileAnswerInline(admin.TabularInline):
+class ProfileAnswerInline(PlainForeignKeysInline):
     model = ProfileAnswer
     formset = ProfileAnswerFormSet
     fields = ["question", "option"]
@@ -335,6 +353,57 @@ class UseCaseProfileAdmin(VersionedAdmin):
     @admin.display(description="preset answers", ordering="answers_count")
     def answer_count(self, obj: UseCaseProfile) -> int:
         return obj.answers_count
+
+
+class ConsistencyRuleForm(forms.ModelForm):
+    """A rule must be able to fire: no two answers to one single-choice question, no self-silencing."""
+
+    class Meta:
+        model = ConsistencyRule
+        fields = ["name", "slug", "severity", "message", "when_all", "unless_any", "references"]
+
+    def clean(self):
+        cleaned = super().clean()
+        when_all = list(cleaned.get("when_all") or [])
+        by_question: dict[int, list[Option]] = {}
+        for option in when_all:
+            by_question.setdefault(option.question_id, []).append(option)
+        for options in by_question.values():
+            question = options[0].question
+            if question.kind == Question.Kind.SINGLE and len(options) > 1:
+                self.add_error(
+                    "when_all",
+                    f"“{question.title}” takes a single answer, so these options are never chosen together: "
+                    + ", ".join(f"“{option.label}”" for option in options)
+                    + ".",
+                )
+        overlap = set(when_all) & set(cleaned.get("unless_any") or [])
+        if overlap:
+            self.add_error(
+                "unless_any",
+                "An option cannot both trigger and silence the warning: "
+                + ", ".join(f"“{option}”" for option in overlap)
+                + ".",
+            )
+        return cleaned
+
+
+@admin.register(ConsistencyRule)
+class ConsistencyRuleAdmin(VersionedAdmin):
+    form = ConsistencyRuleForm
+    list_display = ["name", "severity", "trigger"]
+    list_filter = ["severity"]
+    search_fields = ["name", "message"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["when_all", "unless_any"]
+    autocomplete_fields = ["references"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("when_all__question")
+
+    @admin.display(description="when all of")
+    def trigger(self, obj: ConsistencyRule) -> str:
+        return "; ".join(str(option) for option in obj.when_all.all())
 
 
 @admin.register(KnowledgeBaseVersion)

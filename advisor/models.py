@@ -47,7 +47,7 @@ class Reference(models.Model):
         ordering = ["identifier"]
 
     def __str__(self) -> str:
-        return f"{self.identifier}: {self.title}"
+        return self.identifier
 
     def natural_key(self) -> tuple[str]:
         return (self.slug,)
@@ -394,6 +394,46 @@ class ProfileAnswer(models.Model):
             )
 
 
+class ConsistencyRule(models.Model):
+    """A combination of answers that is contradictory or risky, and what to tell the user about it."""
+
+    class Severity(models.TextChoices):
+        CONFLICT = "conflict", "Conflict: the answers contradict each other"
+        RISK = "risk", "Risk: the answers point to a known pitfall"
+        NOTE = "note", "Note: worth knowing"
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    severity = models.CharField(max_length=10, choices=Severity, default=Severity.RISK)
+    message = models.TextField(help_text="What is wrong or risky, and what to do about it.")
+    when_all = models.ManyToManyField(
+        Option,
+        related_name="rules_triggered",
+        verbose_name="when all of these are chosen",
+    )
+    unless_any = models.ManyToManyField(
+        Option,
+        blank=True,
+        related_name="rules_silenced",
+        verbose_name="unless any of these is chosen",
+    )
+    references = models.ManyToManyField(Reference, blank=True, related_name="rules")
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "consistency warning"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+    natural_key.dependencies = ["advisor.option", "advisor.reference"]
+
+
 class KnowledgeBaseVersion(models.Model):
     """One numbered change to the knowledge base: who changed what, and when.
 
@@ -464,4 +504,5 @@ KNOWLEDGE_BASE_MODELS = (
     OptionEffect,
     UseCaseProfile,
     ProfileAnswer,
+    ConsistencyRule,
 )

@@ -1,11 +1,13 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from advisor import views
 
-app_name = "advisor"
+site_patterns = [
+    path("", views.home, name="home"),
+]
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("", include((site_patterns, "advisor"))),
 ]

@@ -14,3 +14,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+# No collectstatic before tests: let WhiteNoise look files up on demand instead of warning.
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,576 @@
+"""The recommendation engine: pure Python over an immutable snapshot of the knowledge base.
+
+No ORM, request or settings in here. Given a `KnowledgeBase` and the answers
+(question slug -> chosen option slugs), `recommend` scores every protocol on a
+0-100 scale, keeps the contribution of every criterion so the result can be
+explained, applies hard constraints, and computes what would change the answer.
+
+Scoring, in one line: each criterion's weight is its base weight plus the
+weights that chosen options add; a protocol's score is the weighted mean of its
+ratings, scaled so that a protocol rated 5 everywhere scores 100. Ties go to
+the protocol listed first in the knowledge base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+RATING_MAX = 5
+SINGLE = "single"
+WEIGHT, EXCLUDE, REQUIRE = "weight", "exclude", "require"
+LAYERED, TLS_FAMILY, NETWORK_LAYER = "layered", "tls", "network"
+
+Answers = Mapping[str, tuple[str, ...]]
+
+
+# --- The knowledge base snapshot ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    slug: str
+    identifier: str
+    title: str
+    publisher: str
+    year: int
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    slug: str
+    name: str
+    family: str
+    layer: str
+    order: int
+    summary: str
+    strengths: tuple[str, ...]
+    limitations: tuple[str, ...]
+    guidance: tuple[str, ...]
+    ports: str
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    slug: str
+    name: str
+    description: str
+    base_weight: int
+    order: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    protocol: str
+    criterion: str
+    score: int
+    rationale: str
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    kind: str
+    criterion: str | None = None
+    weight: int = 0
+    protocol: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    slug: str
+    label: str
+    is_unknown: bool
+    effects: tuple[Effect, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    slug: str
+    order: int
+    title: str
+    text: str
+    help_text: str
+    kind: str
+    required: bool
+    options: tuple[Option, ...]
+    condition: frozenset[tuple[str, str]] = frozenset()
+    """(question slug, option slug) pairs; the question is asked when any of them was chosen."""
+
+    def option(self, slug: str) -> Option | None:
+        return next((option for option in self.options if option.slug == slug), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    slug: str
+    name: str
+    description: str
+    expected_protocol: str
+    expected_rationale: str
+    answers: Mapping[str, tuple[str, ...]]
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A consistency check: warn when all of `when_all` are chosen and none of `unless_any`."""
+
+    slug: str
+    message: str
+    severity: str
+    when_all: frozenset[tuple[str, str]]
+    unless_any: frozenset[tuple[str, str]]
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    version: int
+    protocols: tuple[Protocol, ...]
+    criteria: tuple[Criterion, ...]
+    ratings: Mapping[tuple[str, str], Rating]
+    questions: tuple[Question, ...]
+    profiles: tuple[Profile, ...]
+    references: Mapping[str, Reference]
+    rules: tuple[Rule, ...] = ()
+    _base_points: tuple[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _option_points: Mapping[tuple[str, str], tuple[int, tuple[int, ...]]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        """Precompute the weight and points that base weights and each option contribute."""
+        base_points = tuple(
+            sum(c.base_weight * self.ratings[p.slug, c.slug].score for c in self.criteria)
+            for p in self.protocols
+        )
+        object.__setattr__(self, "_base_points", (sum(c.base_weight for c in self.criteria), base_points))
+        points = {}
+        for question in self.questions:
+            for option in question.options:
+                weights = [effect for effect in option.effects if effect.kind == WEIGHT]
+                points[question.slug, option.slug] = (
+                    sum(effect.weight for effect in weights),
+                    tuple(
+                        sum(e.weight * self.ratings[p.slug, e.criterion].score for e in weights)
+                        for p in self.protocols
+                    ),
+                )
+        object.__setattr__(self, "_option_points", MappingProxyType(points))
+
+    def question(self, slug: str) -> Question | None:
+        return next((question for question in self.questions if question.slug == slug), None)
+
+    def protocol(self, slug: str) -> Protocol:
+        return next(protocol for protocol in self.protocols if protocol.slug == slug)
+
+    def profile(self, slug: str) -> Profile | None:
+        return next((profile for profile in self.profiles if profile.slug == slug), None)
+
+
+# --- Answers ----------------------------------------------------------------------------------
+
+
+class InvalidAnswers(ValueError):
+    """Answers that name unknown questions or options, or break a question's rules."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{key}: {message}" for key, message in errors.items()))
+        self.errors = dict(errors)
+
+
+def visible_questions(kb: KnowledgeBase, answers: Answers) -> tuple[Question, ...]:
+    """The questions asked, in order: a conditional one only after an answer that opens it.
+
+    Conditions only look back, so one pass in order decides; an answer to a
+    question that is not asked cannot open another.
+    """
+    chosen: set[tuple[str, str]] = set()
+    visible = []
+    for question in kb.questions:
+        if question.condition and not (question.condition & chosen):
+            continue
+        visible.append(question)
+        chosen.update((question.slug, option) for option in answers.get(question.slug, ()))
+    return tuple(visible)
+
+
+def answer_errors(kb: KnowledgeBase, answers: Answers) -> dict[str, str]:
+    """Answers that cannot mean anything: unknown questions or options, or too many for a question."""
+    errors: dict[str, str] = {}
+    for slug, options in answers.items():
+        question = kb.question(slug)
+        if question is None:
+            errors[slug] = "There is no such question."
+            continue
+        if not options:
+            errors[slug] = "Choose at least one option."
+            continue
+        unknown = [option for option in options if question.option(option) is None]
+        if unknown:
+            errors[slug] = f"Not an option of this question: {', '.join(unknown)}."
+        elif len(set(options)) != len(options):
+            errors[slug] = "An option is chosen twice."
+        elif question.kind == SINGLE and len(options) > 1:
+            errors[slug] = "This question takes a single answer."
+        elif len(options) > 1 and any(question.option(option).is_unknown for option in options):
+            errors[slug] = "“I don't know” cannot be combined with other answers."
+    return errors
+
+
+def validate(kb: KnowledgeBase, answers: Answers, *, complete: bool = True) -> dict[str, str]:
+    """Field-level problems with `answers`, keyed by question slug; empty when they are valid.
+
+    Beyond `answer_errors`: no answer to a question that is not asked, and with
+    `complete`, an answer to every required question that is asked.
+    """
+    errors = answer_errors(kb, answers)
+    if errors:
+        return errors
+    visible = visible_questions(kb, answers)
+    asked = {question.slug for question in visible}
+    for slug in answers:
+        if slug not in asked:
+            errors[slug] = "This question is not asked after your other answers."
+    if complete:
+        for question in visible:
+            if question.required and question.slug not in answers:
+                errors[question.slug] = "This question needs an answer."
+    return errors
+
+
+# --- The recommendation -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    criterion: str
+    weight: int
+    rating: int
+    points: float
+    """This criterion's share of the protocol's 0-100 total."""
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    protocol: str
+    total: float
+    contributions: tuple[Contribution, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    protocol: str
+    question: str
+    option: str
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WeightSource:
+    """Why a criterion weighs what it does: its base weight, or an answer that added to it."""
+
+    criterion: str
+    weight: int
+    question: str | None = None
+    option: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WeightFlip:
+    """How far one criterion's weight would have to move for another protocol to come first."""
+
+    criterion: str
+    weight: int
+    flip_at: float
+    new_leader: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerChange:
+    """A different answer that would put another protocol first."""
+
+    question: str
+    change: str
+    """'choose' (replace the answer with `option`), 'add' or 'remove' (for multiple choice)."""
+    option: str
+    new_leader: str | None
+    """None when the change would leave no protocol standing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Layering:
+    network: str
+    application: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    rule: str
+    severity: str
+    message: str
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    knowledge_base_version: int
+    answers: Mapping[str, tuple[str, ...]]
+    """The answers that counted: those to questions that are asked."""
+    ignored_answers: Mapping[str, tuple[str, ...]]
+    """Answers to questions that the other answers no longer ask; they count for nothing."""
+    unknown: tuple[str, ...]
+    """Questions answered “I don't know” or left open: they widen the result."""
+    weights: Mapping[str, int]
+    weight_sources: tuple[WeightSource, ...]
+    ranking: tuple[Score, ...]
+    excluded: tuple[Exclusion, ...]
+    primary: str | None
+    runner_up: str | None
+    margin: float | None
+    layering: Layering | None
+    sensitivity: tuple[WeightFlip, ...]
+    answer_changes: tuple[AnswerChange, ...]
+    warnings: tuple[Warning, ...]
+
+    def score(self, protocol: str) -> Score | None:
+        return next((score for score in self.ranking if score.protocol == protocol), None)
+
+
+def _split_answers(
+    kb: KnowledgeBase, answers: Answers
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """Answers to asked questions, in question order, and answers to questions no longer asked."""
+    asked = {question.slug for question in visible_questions(kb, answers)}
+    counted = {q.slug: tuple(answers[q.slug]) for q in kb.questions if q.slug in asked and q.slug in answers}
+    ignored = {slug: tuple(options) for slug, options in answers.items() if slug not in asked}
+    return counted, ignored
+
+
+def _constraints(kb: KnowledgeBase, answers: Answers) -> dict[str, list[Exclusion]]:
+    excluded: dict[str, list[Exclusion]] = {}
+    for question in kb.questions:
+        for option_slug in answers.get(question.slug, ()):
+            option = question.option(option_slug)
+            required = {effect.protocol: effect for effect in option.effects if effect.kind == REQUIRE}
+            for effect in option.effects:
+                if effect.kind == EXCLUDE:
+                    excluded.setdefault(effect.protocol, []).append(
+                        Exclusion(effect.protocol, question.slug, option.slug, EXCLUDE, effect.reason)
+                    )
+            if required:
+                reason = next(iter(required.values())).reason
+                for protocol in kb.protocols:
+                    if protocol.slug not in required:
+                        excluded.setdefault(protocol.slug, []).append(
+                            Exclusion(protocol.slug, question.slug, option.slug, REQUIRE, reason)
+                        )
+    return excluded
+
+
+def _points(kb: KnowledgeBase, answers: Answers) -> tuple[int, list[int]]:
+    """Total weight and each protocol's weighted rating sum: all that the ranking needs."""
+    total_weight, base = kb._base_points
+    points = list(base)
+    for slug, options in answers.items():
+        for option in options:
+            added_weight, added_points = kb._option_points[slug, option]
+            total_weight += added_weight
+            points = [a + b for a, b in zip(points, added_points, strict=True)]
+    return total_weight, points
+
+
+def _leader(kb: KnowledgeBase, answers: Answers) -> str | None:
+    counted, _ = _split_answers(kb, answers)
+    _, points = _points(kb, counted)
+    excluded = _constraints(kb, counted)
+    standing = [(-points[i], p.order, i) for i, p in enumerate(kb.protocols) if p.slug not in excluded]
+    return kb.protocols[min(standing)[2]].slug if standing else None
+
+
+def recommend(kb: KnowledgeBase, answers: Answers) -> Recommendation:
+    """Rank every protocol for `answers` and explain the result. Missing answers widen it."""
+    errors = answer_errors(kb, answers)
+    if errors:
+        raise InvalidAnswers(errors)
+    counted, ignored = _split_answers(kb, answers)
+
+    weights = {criterion.slug: criterion.base_weight for criterion in kb.criteria}
+    sources = [WeightSource(c.slug, c.base_weight) for c in kb.criteria if c.base_weight]
+    for question in kb.questions:
+        for option_slug in counted.get(question.slug, ()):
+            for effect in question.option(option_slug).effects:
+                if effect.kind == WEIGHT:
+                    weights[effect.criterion] += effect.weight
+                    sources.append(WeightSource(effect.criterion, effect.weight, question.slug, option_slug))
+    total_weight = sum(weights.values())
+
+    scores = []
+    for protocol in kb.protocols:
+        contributions = tuple(
+            Contribution(
+                criterion.slug,
+                weights[criterion.slug],
+                kb.ratings[protocol.slug, criterion.slug].score,
+                _share(
+                    weights[criterion.slug] * kb.ratings[protocol.slug, criterion.slug].score, total_weight
+                ),
+            )
+            for criterion in kb.criteria
+        )
+        scores.append(Score(protocol.slug, sum(c.points for c in contributions), contributions))
+
+    excluded_by = _constraints(kb, counted)
+    order = {protocol.slug: protocol.order for protocol in kb.protocols}
+    raw = {score.protocol: sum(c.weight * c.rating for c in score.contributions) for score in scores}
+    ranking = tuple(
+        sorted(
+            (score for score in scores if score.protocol not in excluded_by),
+            key=lambda score: (-raw[score.protocol], order[score.protocol]),
+        )
+    )
+    primary = ranking[0].protocol if ranking else None
+    runner_up = ranking[1].protocol if len(ranking) > 1 else None
+    margin = ranking[0].total - ranking[1].total if len(ranking) > 1 else None
+
+    unknown = tuple(
+        question.slug
+        for question in visible_questions(kb, counted)
+        if question.slug not in counted or all(question.option(o).is_unknown for o in counted[question.slug])
+    )
+    return Recommendation(
+        knowledge_base_version=kb.version,
+        answers=MappingProxyType(counted),
+        ignored_answers=MappingProxyType(ignored),
+        unknown=unknown,
+        weights=MappingProxyType(weights),
+        weight_sources=tuple(sources),
+        ranking=ranking,
+        excluded=tuple(
+            exclusion for protocol in kb.protocols for exclusion in excluded_by.get(protocol.slug, ())
+        ),
+        primary=primary,
+        runner_up=runner_up,
+        margin=margin,
+        layering=_layering(kb, scores, excluded_by, weights, primary, runner_up),
+        sensitivity=_weight_flips(kb, ranking, weights, raw),
+        answer_changes=_answer_changes(kb, counted, primary),
+        warnings=_warnings(kb, counted),
+    )
+
+
+def _share(weighted_rating: int, total_weight: int) -> float:
+    return 100.0 * weighted_rating / (RATING_MAX * total_weight) if total_weight else 0.0
+
+
+def _layering(
+    kb: KnowledgeBase,
+    scores: list[Score],
+    excluded_by: Mapping[str, list[Exclusion]],
+    weights: Mapping[str, int],
+    primary: str | None,
+    runner_up: str | None,
+) -> Layering | None:
+    """When a layered design wins, name the network layer and the application layer to combine."""
+    if primary is None or kb.protocol(primary).family != LAYERED:
+        return None
+    # Parts of the design are judged on their own merits: a "require layering" answer does not rule them out.
+    usable = [
+        score
+        for score in sorted(scores, key=lambda score: -score.total)
+        if all(exclusion.kind == REQUIRE for exclusion in excluded_by.get(score.protocol, ()))
+        and kb.protocol(score.protocol).family != LAYERED
+    ]
+    network = next((s.protocol for s in usable if kb.protocol(s.protocol).layer == NETWORK_LAYER), None)
+    application = next((s.protocol for s in usable if kb.protocol(s.protocol).family == TLS_FAMILY), None)
+    if network is None or application is None:
+        return None
+    required = next(
+        (e.reason for exclusions in excluded_by.values() for e in exclusions if e.kind == REQUIRE), None
+    )
+    if required:
+        reason = required
+    else:
+        rival = runner_up or primary
+        advantage = sorted(
+            kb.criteria,
+            key=lambda c: (
+                -weights[c.slug] * (kb.ratings[primary, c.slug].score - kb.ratings[rival, c.slug].score)
+            ),
+        )[:2]
+        reason = "The answers put most weight on " + " and ".join(c.name.lower() for c in advantage) + "."
+    return Layering(network, application, reason)
+
+
+def _weight_flips(
+    kb: KnowledgeBase, ranking: tuple[Score, ...], weights: Mapping[str, int], raw: Mapping[str, int]
+) -> tuple[WeightFlip, ...]:
+    """For each criterion, the nearest weight at which another protocol would come first.
+
+    All protocols share one weight total, so the leader `a` and a rival `b` swap
+    places when raw(a) + d * r(a) = raw(b) + d * r(b): d = (raw(a) - raw(b)) / (r(b) - r(a)).
+    """
+    if len(ranking) < 2:
+        return ()
+    leader = ranking[0].protocol
+    order = {protocol.slug: protocol.order for protocol in kb.protocols}
+    flips = []
+    for criterion in kb.criteria:
+        weight = weights[criterion.slug]
+        best: tuple[float, str] | None = None
+        for rival in ranking[1:]:
+            gap = raw[leader] - raw[rival.protocol]
+            rating_gap = (
+                kb.ratings[rival.protocol, criterion.slug].score - kb.ratings[leader, criterion.slug].score
+            )
+            if rating_gap == 0:
+                continue
+            delta = gap / rating_gap
+            rival_wins_ties = order[rival.protocol] < order[leader]
+            if rating_gap < 0 and (-delta > weight or (-delta == weight and not rival_wins_ties)):
+                continue
+            if best is None or abs(delta) < abs(best[0]):
+                best = (delta, rival.protocol)
+        if best is not None:
+            flips.append(WeightFlip(criterion.slug, weight, weight + best[0], best[1]))
+    return tuple(sorted(flips, key=lambda flip: (abs(flip.flip_at - flip.weight), flip.criterion)))
+
+
+def _answer_changes(kb: KnowledgeBase, counted: Answers, primary: str | None) -> tuple[AnswerChange, ...]:
+    """Every single change of one answer that would put another protocol first."""
+    changes = []
+    for question in visible_questions(kb, counted):
+        current = counted.get(question.slug, ())
+        alternatives: list[tuple[str, str, tuple[str, ...]]] = []
+        for option in question.options:
+            if option.is_unknown or option.slug in current:
+                if option.slug in current and question.kind != SINGLE and len(current) > 1:
+                    rest = tuple(o for o in current if o != option.slug)
+                    alternatives.append(("remove", option.slug, rest))
+                continue
+            known = tuple(o for o in current if not question.option(o).is_unknown)
+            if question.kind == SINGLE or not known:
+                alternatives.append(("choose", option.slug, (option.slug,)))
+            else:
+                alternatives.append(("add", option.slug, (*known, option.slug)))
+        for change, option, new_answer in alternatives:
+            leader = _leader(kb, {**counted, question.slug: new_answer})
+            if leader != primary:
+                changes.append(AnswerChange(question.slug, change, option, leader))
+    return tuple(changes)
+
+
+def _warnings(kb: KnowledgeBase, counted: Answers) -> tuple[Warning, ...]:
+    chosen = {(question, option) for question, options in counted.items() for option in options}
+    return tuple(
+        Warning(rule.slug, rule.severity, rule.message, rule.references)
+        for rule in kb.rules
+        if rule.when_all <= chosen and not (rule.unless_any & chosen)
+    )

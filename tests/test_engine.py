@@ -1,0 +1,228 @@
+"""The engine on small, hand-built knowledge bases: every rule of the scoring, one at a time."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from advisor import engine
+from tests.builders import exclude, knowledge_base, option, question, require, weight
+
+RATINGS = {
+    "alpha": {"speed": 5, "reach": 1, "cost": 3},
+    "beta": {"speed": 2, "reach": 5, "cost": 3},
+    "gamma": {"speed": 3, "reach": 3, "cost": 1},
+}
+QUESTIONS = (
+    question(
+        "need",
+        1,
+        option("fast", weight("speed", 3)),
+        option("far", weight("reach", 3)),
+        option("dunno", unknown=True),
+    ),
+    question(
+        "limits",
+        2,
+        option("no-alpha", exclude("alpha", "alpha cannot cross this network")),
+        option("only-gamma", require("gamma", "policy mandates gamma")),
+        option("cheap", weight("cost", 2)),
+        kind="multiple",
+        required=False,
+    ),
+    question(
+        "follow-up",
+        3,
+        option("yes", weight("speed", 1)),
+        option("no", weight("reach", 1)),
+        condition=frozenset({("need", "far")}),
+    ),
+)
+KB = knowledge_base(RATINGS, QUESTIONS)
+
+
+def test_scores_are_weighted_means_on_a_0_to_100_scale():
+    result = engine.recommend(KB, {"need": ("fast",)})
+    # weights: speed 1+3, reach 1, cost 1 -> total 6
+    alpha = result.score("alpha")
+    assert alpha.total == pytest.approx(100 * (4 * 5 + 1 * 1 + 1 * 3) / (5 * 6))
+    assert sum(c.points for c in alpha.contributions) == pytest.approx(alpha.total)
+    assert [c.weight for c in alpha.contributions] == [4, 1, 1]
+    assert result.primary == "alpha"
+    # beta and gamma tie on 16 weighted points; beta is listed first.
+    assert result.runner_up == "beta"
+    assert result.score("beta").total == result.score("gamma").total
+    assert result.margin == pytest.approx(alpha.total - result.score("beta").total)
+
+
+def test_weight_sources_name_the_answers_behind_each_weight():
+    result = engine.recommend(KB, {"need": ("far",), "follow-up": ("no",)})
+    sources = [(s.criterion, s.weight, s.question, s.option) for s in result.weight_sources if s.question]
+    assert sources == [("reach", 3, "need", "far"), ("reach", 1, "follow-up", "no")]
+    assert result.weights["reach"] == 5
+
+
+def test_excluded_protocols_never_rank_and_carry_their_reason():
+    result = engine.recommend(KB, {"need": ("fast",), "limits": ("no-alpha",)})
+    assert "alpha" not in [score.protocol for score in result.ranking]
+    assert result.excluded == (
+        engine.Exclusion("alpha", "limits", "no-alpha", "exclude", "alpha cannot cross this network"),
+    )
+    assert result.primary == "beta"
+
+
+def test_a_requirement_excludes_every_other_protocol():
+    result = engine.recommend(KB, {"need": ("fast",), "limits": ("only-gamma",)})
+    assert [score.protocol for score in result.ranking] == ["gamma"]
+    assert {e.protocol for e in result.excluded} == {"alpha", "beta"}
+    assert all(e.reason == "policy mandates gamma" for e in result.excluded)
+    assert result.runner_up is None and result.margin is None
+
+
+def test_constraints_that_exclude_everything_leave_no_primary():
+    result = engine.recommend(KB, {"need": ("fast",), "limits": ("no-alpha", "only-gamma")})
+    assert result.primary == "gamma"
+    kb = knowledge_base(RATINGS, (question("q", 1, option("none", require("alpha"), exclude("alpha"))),))
+    assert engine.recommend(kb, {"q": ("none",)}).primary is None
+
+
+def test_ties_go_to_the_protocol_listed_first():
+    kb = knowledge_base({"first": {"x": 3}, "second": {"x": 3}})
+    assert engine.recommend(kb, {}).primary == "first"
+    kb = knowledge_base({"second": {"x": 3}, "first": {"x": 3}})
+    assert engine.recommend(kb, {}).primary == "second"
+
+
+def test_i_dont_know_adds_nothing_and_is_reported_as_open():
+    assert engine.recommend(KB, {"need": ("dunno",)}).weights == engine.recommend(KB, {}).weights
+    result = engine.recommend(KB, {"need": ("dunno",)})
+    assert "need" in result.unknown
+
+
+def test_answers_to_questions_no_longer_asked_are_ignored_and_listed():
+    result = engine.recommend(KB, {"need": ("fast",), "follow-up": ("yes",)})
+    assert dict(result.ignored_answers) == {"follow-up": ("yes",)}
+    assert "follow-up" not in result.answers
+    assert result.weights == engine.recommend(KB, {"need": ("fast",)}).weights
+
+
+@pytest.mark.parametrize(
+    ("answers", "key", "message"),
+    [
+        ({"nope": ("x",)}, "nope", "no such question"),
+        ({"need": ("slow",)}, "need", "Not an option"),
+        ({"need": ("fast", "far")}, "need", "single answer"),
+        ({"limits": ("cheap", "cheap")}, "limits", "chosen twice"),
+        ({"need": ()}, "need", "at least one"),
+    ],
+)
+def test_malformed_answers_are_refused_by_question(answers, key, message):
+    errors = engine.validate(KB, answers, complete=False)
+    assert message in errors[key]
+    with pytest.raises(engine.InvalidAnswers) as raised:
+        engine.recommend(KB, answers)
+    assert key in raised.value.errors
+
+
+def test_validate_reports_hidden_and_missing_answers():
+    assert engine.validate(KB, {"need": ("fast",), "follow-up": ("no",)}) == {
+        "follow-up": "This question is not asked after your other answers."
+    }
+    assert engine.validate(KB, {"need": ("far",)}) == {"follow-up": "This question needs an answer."}
+    assert engine.validate(KB, {"need": ("far",)}, complete=False) == {}
+    assert engine.validate(KB, {"need": ("far",), "follow-up": ("no",)}) == {}
+
+
+def test_i_dont_know_cannot_be_combined_with_other_answers():
+    kb = knowledge_base(
+        RATINGS,
+        (question("m", 1, option("a", weight("speed", 1)), option("idk", unknown=True), kind="multiple"),),
+    )
+    assert "cannot be combined" in engine.validate(kb, {"m": ("a", "idk")})["m"]
+
+
+def test_weight_flip_is_exactly_where_the_leader_changes():
+    result = engine.recommend(KB, {"need": ("fast",)})
+    flip = next(f for f in result.sensitivity if f.criterion == "reach")
+    assert flip.weight == 1 and flip.new_leader == "beta"
+    # Check the closed form against the engine itself: just past the flip point, beta leads.
+    for base, leader in ((flip.flip_at - 0.01, "alpha"), (flip.flip_at + 0.01, "beta")):
+        scaled = {p: {c: s * 100 for c, s in r.items()} for p, r in RATINGS.items()}
+        assert _leader_with_reach_weight(scaled, base) == leader
+
+
+def _leader_with_reach_weight(ratings, reach_weight: float) -> str:
+    weights = {"speed": 4, "reach": reach_weight, "cost": 1}
+    totals = {p: sum(weights[c] * s for c, s in r.items()) for p, r in ratings.items()}
+    return max(totals, key=lambda p: (totals[p], -list(ratings).index(p)))
+
+
+def test_sensitivity_lists_nearest_flips_first():
+    result = engine.recommend(KB, {"need": ("fast",)})
+    distances = [abs(f.flip_at - f.weight) for f in result.sensitivity]
+    assert distances == sorted(distances)
+    assert all(f.new_leader != result.primary for f in result.sensitivity)
+
+
+def test_answer_changes_name_the_answers_that_would_change_the_outcome():
+    result = engine.recommend(KB, {"need": ("fast",)})
+    changes = {(c.question, c.change, c.option): c.new_leader for c in result.answer_changes}
+    assert changes[("need", "choose", "far")] == "beta"
+    assert changes[("limits", "choose", "no-alpha")] == "beta"
+    assert ("limits", "choose", "cheap") not in changes
+    for change in result.answer_changes:
+        answers = dict(result.answers)
+        if change.change == "choose":
+            answers[change.question] = (change.option,)
+        else:
+            answers[change.question] = (*answers.get(change.question, ()), change.option)
+        assert engine.recommend(KB, answers).primary == change.new_leader
+
+
+def test_warnings_fire_on_all_triggers_unless_silenced():
+    rule = engine.Rule(
+        "risky",
+        "Fast and alpha-free is risky.",
+        "risk",
+        frozenset({("need", "fast"), ("limits", "no-alpha")}),
+        frozenset({("limits", "cheap")}),
+        ("ref",),
+    )
+    kb = dataclasses.replace(KB, rules=(rule,))
+    assert [w.rule for w in engine.recommend(kb, {"need": ("fast",), "limits": ("no-alpha",)}).warnings] == [
+        "risky"
+    ]
+    assert engine.recommend(kb, {"need": ("fast",)}).warnings == ()
+    assert engine.recommend(kb, {"need": ("fast",), "limits": ("no-alpha", "cheap")}).warnings == ()
+
+
+def test_layered_winner_names_its_network_and_application_parts():
+    ratings = {
+        "tls": {"app": 5, "net": 1, "depth": 2},
+        "ipsec": {"app": 1, "net": 5, "depth": 2},
+        "both": {"app": 4, "net": 4, "depth": 5},
+    }
+    families = {"tls": ("tls", "application"), "ipsec": ("ipsec", "network"), "both": ("layered", "both")}
+    kb = knowledge_base(
+        ratings,
+        (
+            question(
+                "assurance", 1, option("two-layers", require("both", "two independent layers are mandated"))
+            ),
+        ),
+        families=families,
+    )
+    result = engine.recommend(kb, {"assurance": ("two-layers",)})
+    assert result.primary == "both"
+    assert result.layering == engine.Layering("ipsec", "tls", "two independent layers are mandated")
+    assert engine.recommend(knowledge_base(ratings, families=families), {}).layering.reason.startswith(
+        "The answers put most weight on"
+    )
+    plain = knowledge_base({"tls": ratings["tls"], "ipsec": ratings["ipsec"]}, families=families)
+    assert engine.recommend(plain, {}).layering is None
+
+
+def test_the_same_answers_give_the_same_result():
+    answers = {"need": ("far",), "follow-up": ("yes",), "limits": ("cheap",)}
+    assert engine.recommend(KB, answers) == engine.recommend(KB, dict(reversed(list(answers.items()))))
