@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from advisor.models import (
+    ConsistencyRule,
     Criterion,
     KnowledgeBaseVersion,
     Option,
@@ -46,6 +47,7 @@ def test_every_knowledge_base_model_is_registered():
         "Option",
         "OptionEffect",
         "UseCaseProfile",
+        "ConsistencyRule",
         "KnowledgeBaseVersion",
     } <= names
 
@@ -313,3 +315,39 @@ def test_constraint_effect_without_a_reason_is_refused(staff_client):
     errors = response.context["inline_admin_formsets"][0].formset.forms[0].errors
     assert "states its reason" in str(errors["reason"])
     assert option.effects.count() == before
+
+
+def rule_post_data(rule: ConsistencyRule, **changes) -> dict:
+    data = {
+        "name": rule.name,
+        "slug": rule.slug,
+        "severity": rule.severity,
+        "message": rule.message,
+        "when_all": [str(pk) for pk in rule.when_all.values_list("pk", flat=True)],
+        "unless_any": [str(pk) for pk in rule.unless_any.values_list("pk", flat=True)],
+        "references": [str(pk) for pk in rule.references.values_list("pk", flat=True)],
+    }
+    data.update(changes)
+    return data
+
+
+def test_warning_rule_that_can_never_fire_is_refused(staff_client):
+    rule = ConsistencyRule.objects.first()
+    single = Question.objects.filter(kind=Question.Kind.SINGLE).first()
+    first, second = single.options.all()[:2]
+    response = staff_client.post(
+        admin_url(ConsistencyRule, "change", rule.pk),
+        rule_post_data(rule, when_all=[str(first.pk), str(second.pk)]),
+    )
+    assert response.status_code == 200
+    assert "never chosen together" in response.context["adminform"].form.errors["when_all"][0]
+
+
+def test_warning_rule_cannot_silence_itself(staff_client):
+    rule = ConsistencyRule.objects.first()
+    trigger = rule.when_all.first()
+    response = staff_client.post(
+        admin_url(ConsistencyRule, "change", rule.pk), rule_post_data(rule, unless_any=[str(trigger.pk)])
+    )
+    assert response.status_code == 200
+    assert "both trigger and silence" in response.context["adminform"].form.errors["unless_any"][0]

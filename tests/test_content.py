@@ -6,6 +6,7 @@ import pytest
 
 from advisor.models import (
     KNOWLEDGE_BASE_MODELS,
+    ConsistencyRule,
     Criterion,
     Option,
     ProfileAnswer,
@@ -148,3 +149,12 @@ def test_every_row_passes_model_validation():
     for model in KNOWLEDGE_BASE_MODELS:
         for obj in model.objects.all():
             obj.full_clean()
+
+
+def test_every_warning_rule_can_fire_and_cites_or_explains():
+    for rule in ConsistencyRule.objects.prefetch_related("when_all__question"):
+        triggers = list(rule.when_all.all())
+        assert triggers, f"{rule} has no trigger"
+        single_questions = [o.question_id for o in triggers if o.question.kind == Question.Kind.SINGLE]
+        assert len(single_questions) == len(set(single_questions)), f"{rule} can never fire"
+        assert len(rule.message) >= 60, rule
