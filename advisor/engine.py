@@ -14,7 +14,8 @@ the protocol listed first in the knowledge base.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import partial
 from types import MappingProxyType
 
 RATING_MAX = 5
@@ -128,6 +129,15 @@ class Rule:
     references: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _OptionEffects:
+    """What one option does to the ranking, precomputed: weight added, points per protocol, exclusions."""
+
+    weight: int
+    points: tuple[int, ...]
+    excludes: frozenset[str]
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     version: int
@@ -138,36 +148,51 @@ class KnowledgeBase:
     profiles: tuple[Profile, ...]
     references: Mapping[str, Reference]
     rules: tuple[Rule, ...] = ()
-    _base_points: tuple[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
-    _option_points: Mapping[tuple[str, str], tuple[int, tuple[int, ...]]] = field(
-        init=False, repr=False, compare=False
-    )
+    _base_weight: int = field(init=False, repr=False, compare=False)
+    _base_points: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _options: Mapping[tuple[str, str], _OptionEffects] = field(init=False, repr=False, compare=False)
+    _questions: Mapping[str, Question] = field(init=False, repr=False, compare=False)
+    _protocols: Mapping[str, Protocol] = field(init=False, repr=False, compare=False)
+    _openers: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Precompute the weight and points that base weights and each option contribute."""
-        base_points = tuple(
-            sum(c.base_weight * self.ratings[p.slug, c.slug].score for c in self.criteria)
-            for p in self.protocols
+        """Precompute lookups and what base weights and each option add, so ranking is mostly additions."""
+        setup = partial(object.__setattr__, self)
+        setup("_base_weight", sum(c.base_weight for c in self.criteria))
+        setup(
+            "_base_points",
+            tuple(
+                sum(c.base_weight * self.ratings[p.slug, c.slug].score for c in self.criteria)
+                for p in self.protocols
+            ),
         )
-        object.__setattr__(self, "_base_points", (sum(c.base_weight for c in self.criteria), base_points))
-        points = {}
+        every_protocol = frozenset(p.slug for p in self.protocols)
+        options = {}
         for question in self.questions:
             for option in question.options:
-                weights = [effect for effect in option.effects if effect.kind == WEIGHT]
-                points[question.slug, option.slug] = (
-                    sum(effect.weight for effect in weights),
+                weights = [e for e in option.effects if e.kind == WEIGHT]
+                excludes = {e.protocol for e in option.effects if e.kind == EXCLUDE}
+                required = {e.protocol for e in option.effects if e.kind == REQUIRE}
+                if required:
+                    excludes |= every_protocol - required
+                options[question.slug, option.slug] = _OptionEffects(
+                    sum(e.weight for e in weights),
                     tuple(
                         sum(e.weight * self.ratings[p.slug, e.criterion].score for e in weights)
                         for p in self.protocols
                     ),
+                    frozenset(excludes),
                 )
-        object.__setattr__(self, "_option_points", MappingProxyType(points))
+        setup("_options", MappingProxyType(options))
+        setup("_questions", MappingProxyType({q.slug: q for q in self.questions}))
+        setup("_protocols", MappingProxyType({p.slug: p for p in self.protocols}))
+        setup("_openers", frozenset(slug for q in self.questions for slug, _ in q.condition))
 
     def question(self, slug: str) -> Question | None:
-        return next((question for question in self.questions if question.slug == slug), None)
+        return self._questions.get(slug)
 
     def protocol(self, slug: str) -> Protocol:
-        return next(protocol for protocol in self.protocols if protocol.slug == slug)
+        return self._protocols[slug]
 
     def profile(self, slug: str) -> Profile | None:
         return next((profile for profile in self.profiles if profile.slug == slug), None)
@@ -375,24 +400,30 @@ def _constraints(kb: KnowledgeBase, answers: Answers) -> dict[str, list[Exclusio
     return excluded
 
 
-def _points(kb: KnowledgeBase, answers: Answers) -> tuple[int, list[int]]:
-    """Total weight and each protocol's weighted rating sum: all that the ranking needs."""
-    total_weight, base = kb._base_points
-    points = list(base)
-    for slug, options in answers.items():
-        for option in options:
-            added_weight, added_points = kb._option_points[slug, option]
-            total_weight += added_weight
-            points = [a + b for a, b in zip(points, added_points, strict=True)]
-    return total_weight, points
+def _tally(kb: KnowledgeBase, pairs) -> tuple[list[int], set[str]]:
+    """Each protocol's weighted rating sum and the excluded protocols, for chosen (question, option) pairs."""
+    points = list(kb._base_points)
+    excluded: set[str] = set()
+    for pair in pairs:
+        effects = kb._options[pair]
+        if effects.weight:
+            points = [a + b for a, b in zip(points, effects.points, strict=True)]
+        excluded |= effects.excludes
+    return points, excluded
+
+
+def _best(kb: KnowledgeBase, points: list[int], excluded: set[str]) -> str | None:
+    """The leader: most weighted points (the weight total is shared), ties to the protocol listed first."""
+    best: tuple[int, int, str] | None = None
+    for protocol, total in zip(kb.protocols, points, strict=True):
+        if protocol.slug not in excluded and (best is None or (total, -protocol.order) > best[:2]):
+            best = (total, -protocol.order, protocol.slug)
+    return best[2] if best else None
 
 
 def _leader(kb: KnowledgeBase, answers: Answers) -> str | None:
-    counted, _ = _split_answers(kb, answers)
-    _, points = _points(kb, counted)
-    excluded = _constraints(kb, counted)
-    standing = [(-points[i], p.order, i) for i, p in enumerate(kb.protocols) if p.slug not in excluded]
-    return kb.protocols[min(standing)[2]].slug if standing else None
+    asked = visible_questions(kb, answers)
+    return _best(kb, *_tally(kb, ((q.slug, o) for q in asked for o in answers.get(q.slug, ()))))
 
 
 def recommend(kb: KnowledgeBase, answers: Answers) -> Recommendation:
@@ -544,27 +575,50 @@ def _weight_flips(
 
 
 def _answer_changes(kb: KnowledgeBase, counted: Answers, primary: str | None) -> tuple[AnswerChange, ...]:
-    """Every single change of one answer that would put another protocol first."""
+    """Every change of a single answer that would put another protocol first.
+
+    A question that opens no other question changes nothing but its own
+    options' points and exclusions, so most alternatives cost a few additions.
+    """
+    pairs = [(question, option) for question, options in counted.items() for option in options]
+    totals, _ = _tally(kb, pairs)
     changes = []
     for question in visible_questions(kb, counted):
         current = counted.get(question.slug, ())
-        alternatives: list[tuple[str, str, tuple[str, ...]]] = []
-        for option in question.options:
-            if option.is_unknown or option.slug in current:
-                if option.slug in current and question.kind != SINGLE and len(current) > 1:
-                    rest = tuple(o for o in current if o != option.slug)
-                    alternatives.append(("remove", option.slug, rest))
-                continue
-            known = tuple(o for o in current if not question.option(o).is_unknown)
-            if question.kind == SINGLE or not known:
-                alternatives.append(("choose", option.slug, (option.slug,)))
+        others = totals
+        for option in current:
+            others = [a - b for a, b in zip(others, kb._options[question.slug, option].points, strict=True)]
+        others_excluded = set().union(
+            *(kb._options[pair].excludes for pair in pairs if pair[0] != question.slug)
+        )
+        for change, option, new_answer in _alternatives(question, current):
+            if question.slug in kb._openers:
+                leader = _leader(kb, {**counted, question.slug: new_answer})
             else:
-                alternatives.append(("add", option.slug, (*known, option.slug)))
-        for change, option, new_answer in alternatives:
-            leader = _leader(kb, {**counted, question.slug: new_answer})
+                points, excluded = others, others_excluded
+                for new in new_answer:
+                    effects = kb._options[question.slug, new]
+                    points = [a + b for a, b in zip(points, effects.points, strict=True)]
+                    excluded = excluded | effects.excludes
+                leader = _best(kb, points, excluded)
             if leader != primary:
                 changes.append(AnswerChange(question.slug, change, option, leader))
     return tuple(changes)
+
+
+def _alternatives(question: Question, current: tuple[str, ...]):
+    """(change, option, new answer) for every other single answer to `question`, “I don't know” aside."""
+    known = tuple(o for o in current if not question.option(o).is_unknown)
+    for option in question.options:
+        if option.is_unknown:
+            continue
+        if option.slug in current:
+            if question.kind != SINGLE and len(current) > 1:
+                yield "remove", option.slug, tuple(o for o in current if o != option.slug)
+        elif question.kind == SINGLE or not known:
+            yield "choose", option.slug, (option.slug,)
+        else:
+            yield "add", option.slug, (*known, option.slug)
 
 
 def _warnings(kb: KnowledgeBase, counted: Answers) -> tuple[Warning, ...]:
@@ -574,3 +628,151 @@ def _warnings(kb: KnowledgeBase, counted: Answers) -> tuple[Warning, ...]:
         for rule in kb.rules
         if rule.when_all <= chosen and not (rule.unless_any & chosen)
     )
+
+
+# --- Plain data for JSON, the command line and report snapshots ----------------------------------
+
+
+def describe_change(kb: KnowledgeBase, change: AnswerChange) -> str:
+    """One sentence: which different answer would put which protocol first."""
+    question = kb.question(change.question)
+    option = question.option(change.option)
+    what = {
+        "choose": f"answering “{option.label}” to “{question.title}”",
+        "add": f"adding “{option.label}” to “{question.title}”",
+        "remove": f"dropping “{option.label}” from “{question.title}”",
+    }[change.change]
+    if change.new_leader is None:
+        return f"{what[0].upper()}{what[1:]} would leave no protocol standing."
+    return f"{what[0].upper()}{what[1:]} would put {kb.protocol(change.new_leader).name} first."
+
+
+def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
+    """The whole recommendation as JSON-ready data, with names beside every slug."""
+    criteria = {criterion.slug: criterion for criterion in kb.criteria}
+
+    def protocol_ref(slug: str | None) -> dict | None:
+        return None if slug is None else {"slug": slug, "name": kb.protocol(slug).name}
+
+    def answer_ref(question_slug: str, option_slug: str) -> dict:
+        question = kb.question(question_slug)
+        return {
+            "question": question_slug,
+            "question_title": question.title,
+            "option": option_slug,
+            "option_label": question.option(option_slug).label,
+        }
+
+    def reference_list(slugs: tuple[str, ...]) -> list[dict]:
+        return [dataclass_dict(kb.references[slug]) for slug in slugs if slug in kb.references]
+
+    def guide(slug: str) -> dict:
+        protocol = kb.protocol(slug)
+        return {
+            "protocol": protocol_ref(slug),
+            "summary": protocol.summary,
+            "configuration": list(protocol.guidance),
+            "ports": protocol.ports,
+            "strengths": list(protocol.strengths),
+            "limitations": list(protocol.limitations),
+            "references": reference_list(protocol.references),
+        }
+
+    guided = [result.primary] if result.primary else []
+    if result.layering is not None:
+        guided += [result.layering.network, result.layering.application]
+    return {
+        "primary": protocol_ref(result.primary),
+        "runner_up": protocol_ref(result.runner_up),
+        "margin": _round(result.margin),
+        "knowledge_base_version": result.knowledge_base_version,
+        "layering": None
+        if result.layering is None
+        else {
+            "network": protocol_ref(result.layering.network),
+            "application": protocol_ref(result.layering.application),
+            "reason": result.layering.reason,
+        },
+        "ranking": [
+            {
+                "rank": rank,
+                "protocol": protocol_ref(score.protocol),
+                "total": _round(score.total),
+                "contributions": [
+                    {
+                        "criterion": c.criterion,
+                        "criterion_name": criteria[c.criterion].name,
+                        "weight": c.weight,
+                        "rating": c.rating,
+                        "points": _round(c.points),
+                    }
+                    for c in score.contributions
+                ],
+            }
+            for rank, score in enumerate(result.ranking, start=1)
+        ],
+        "excluded": [
+            {
+                "protocol": protocol_ref(e.protocol),
+                **answer_ref(e.question, e.option),
+                "kind": e.kind,
+                "reason": e.reason,
+            }
+            for e in result.excluded
+        ],
+        "weights": [
+            {
+                "criterion": slug,
+                "criterion_name": criteria[slug].name,
+                "weight": weight,
+                "from_answers": [
+                    answer_ref(s.question, s.option) | {"weight": s.weight}
+                    for s in result.weight_sources
+                    if s.criterion == slug and s.question
+                ],
+            }
+            for slug, weight in result.weights.items()
+        ],
+        "sensitivity": [
+            {
+                "criterion": flip.criterion,
+                "criterion_name": criteria[flip.criterion].name,
+                "weight": flip.weight,
+                "flip_at": _round(flip.flip_at),
+                "new_leader": protocol_ref(flip.new_leader),
+            }
+            for flip in result.sensitivity
+        ],
+        "answer_changes": [
+            {
+                **answer_ref(change.question, change.option),
+                "change": change.change,
+                "new_leader": protocol_ref(change.new_leader),
+                "sentence": describe_change(kb, change),
+            }
+            for change in result.answer_changes
+        ],
+        "warnings": [
+            {
+                "rule": w.rule,
+                "severity": w.severity,
+                "message": w.message,
+                "references": reference_list(w.references),
+            }
+            for w in result.warnings
+        ],
+        "answers": [answer_ref(q, o) for q, options in result.answers.items() for o in options],
+        "ignored_answers": [
+            answer_ref(q, o) for q, options in result.ignored_answers.items() for o in options
+        ],
+        "unknown": [{"question": q, "question_title": kb.question(q).title} for q in result.unknown],
+        "guidance": [guide(slug) for slug in dict.fromkeys(guided)],
+    }
+
+
+def dataclass_dict(obj) -> dict:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

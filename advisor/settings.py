@@ -154,3 +154,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Answers and admin forms are small; refuse anything much larger before parsing it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
