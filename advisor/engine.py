@@ -323,10 +323,12 @@ class AnswerChange:
 
     question: str
     change: str
-    """'choose' (replace the answer with `option`), 'add' or 'remove' (for multiple choice)."""
+    """'choose' (the answer becomes `option`), or for multiple choice 'add', 'remove' or 'swap'."""
     option: str
     new_leader: str | None
     """None when the change would leave no protocol standing."""
+    replaces: str | None = None
+    """For 'swap': the chosen option that `option` takes the place of."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,7 +458,8 @@ def recommend(kb: KnowledgeBase, answers: Answers) -> Recommendation:
             )
             for criterion in kb.criteria
         )
-        scores.append(Score(protocol.slug, sum(c.points for c in contributions), contributions))
+        raw_points = sum(c.weight * c.rating for c in contributions)
+        scores.append(Score(protocol.slug, _share(raw_points, total_weight), contributions))
 
     excluded_by = _constraints(kb, counted)
     order = {protocol.slug: protocol.order for protocol in kb.protocols}
@@ -591,7 +594,7 @@ def _answer_changes(kb: KnowledgeBase, counted: Answers, primary: str | None) ->
         others_excluded = set().union(
             *(kb._options[pair].excludes for pair in pairs if pair[0] != question.slug)
         )
-        for change, option, new_answer in _alternatives(question, current):
+        for change, option, replaced, new_answer in _alternatives(question, current):
             if question.slug in kb._openers:
                 leader = _leader(kb, {**counted, question.slug: new_answer})
             else:
@@ -602,23 +605,28 @@ def _answer_changes(kb: KnowledgeBase, counted: Answers, primary: str | None) ->
                     excluded = excluded | effects.excludes
                 leader = _best(kb, points, excluded)
             if leader != primary:
-                changes.append(AnswerChange(question.slug, change, option, leader))
+                changes.append(AnswerChange(question.slug, change, option, leader, replaced))
     return tuple(changes)
 
 
 def _alternatives(question: Question, current: tuple[str, ...]):
-    """(change, option, new answer) for every other single answer to `question`, “I don't know” aside."""
+    """(change, option, replaced option, new answer) for every other single answer to `question`.
+
+    “I don't know” is never suggested: it cannot change a leader, only widen the field.
+    """
     known = tuple(o for o in current if not question.option(o).is_unknown)
     for option in question.options:
         if option.is_unknown:
             continue
         if option.slug in current:
             if question.kind != SINGLE and len(current) > 1:
-                yield "remove", option.slug, tuple(o for o in current if o != option.slug)
+                yield "remove", option.slug, None, tuple(o for o in current if o != option.slug)
         elif question.kind == SINGLE or not known:
-            yield "choose", option.slug, (option.slug,)
+            yield "choose", option.slug, None, (option.slug,)
         else:
-            yield "add", option.slug, (*known, option.slug)
+            yield "add", option.slug, None, (*known, option.slug)
+            for replaced in known:
+                yield "swap", option.slug, replaced, tuple(option.slug if o == replaced else o for o in known)
 
 
 def _warnings(kb: KnowledgeBase, counted: Answers) -> tuple[Warning, ...]:
@@ -637,11 +645,15 @@ def describe_change(kb: KnowledgeBase, change: AnswerChange) -> str:
     """One sentence: which different answer would put which protocol first."""
     question = kb.question(change.question)
     option = question.option(change.option)
-    what = {
-        "choose": f"answering “{option.label}” to “{question.title}”",
-        "add": f"adding “{option.label}” to “{question.title}”",
-        "remove": f"dropping “{option.label}” from “{question.title}”",
-    }[change.change]
+    if change.change == "choose":
+        what = f"answering “{option.label}” to “{question.title}”"
+    elif change.change == "add":
+        what = f"adding “{option.label}” to “{question.title}”"
+    elif change.change == "remove":
+        what = f"dropping “{option.label}” from “{question.title}”"
+    else:
+        replaced = question.option(change.replaces).label
+        what = f"answering “{option.label}” instead of “{replaced}” to “{question.title}”"
     if change.new_leader is None:
         return f"{what[0].upper()}{what[1:]} would leave no protocol standing."
     return f"{what[0].upper()}{what[1:]} would put {kb.protocol(change.new_leader).name} first."
