@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, Value
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html_join
 
-from advisor import versioning
+from advisor import engine, knowledge, versioning
 from advisor.models import (
     ConsistencyRule,
     Criterion,
@@ -27,6 +30,9 @@ admin.site.site_header = "Protocol Advisor"
 admin.site.site_title = "Protocol Advisor admin"
 admin.site.index_title = "Knowledge base"
 
+NARROW_MARGIN = 3.0
+"""Points below which an agreeing profile is flagged: one small edit could flip it."""
+
 COMPACT_TEXTAREA = forms.Textarea(attrs={"rows": 4, "cols": 48})
 
 
@@ -44,6 +50,9 @@ class PlainForeignKeysInline(admin.TabularInline):
 
 class VersionedAdmin(admin.ModelAdmin):
     """Records one knowledge-base version per admin action, with the admin's change message."""
+
+    change_list_template = "admin/advisor/change_list.html"
+    change_form_template = "admin/advisor/change_form.html"
 
     def changeform_view(self, request, *args, **kwargs):
         with versioning.recorded_elsewhere():
@@ -353,6 +362,48 @@ class UseCaseProfileAdmin(VersionedAdmin):
     @admin.display(description="preset answers", ordering="answers_count")
     def answer_count(self, obj: UseCaseProfile) -> int:
         return obj.answers_count
+
+    def get_urls(self):
+        check = path(
+            "check/",
+            self.admin_site.admin_view(self.check_profiles_view),
+            name="advisor_usecaseprofile_check",
+        )
+        return [check, *super().get_urls()]
+
+    def check_profiles_view(self, request):
+        """Every profile through the engine with the knowledge base as it is now, beside its expectation."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        kb = knowledge.current()
+        checks = engine.check_profiles(kb)
+        pks = dict(UseCaseProfile.objects.values_list("slug", "pk"))
+        rows = [
+            {
+                "profile": kb.profile(check.profile),
+                "expected": kb.protocol(check.expected),
+                "primary": kb.protocol(check.result.primary) if check.result.primary else None,
+                "runner_up": kb.protocol(check.result.runner_up) if check.result.runner_up else None,
+                "margin": check.result.margin,
+                "agrees": check.agrees,
+                "narrow": check.agrees
+                and check.result.margin is not None
+                and check.result.margin < NARROW_MARGIN,
+                "gap": check.gap,
+                "pk": pks.get(check.profile),
+            }
+            for check in checks
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Check use-case profiles",
+            "opts": self.opts,
+            "rows": rows,
+            "disagreements": sum(not row["agrees"] for row in rows),
+            "narrow_margin": NARROW_MARGIN,
+            "version": kb.version,
+        }
+        return TemplateResponse(request, "admin/advisor/check_profiles.html", context)
 
 
 class ConsistencyRuleForm(forms.ModelForm):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict, Field
 
@@ -75,15 +75,117 @@ class ProtocolRef(Schema):
     name: str
 
 
+class ReferenceOut(Schema):
+    slug: str
+    identifier: str
+    title: str
+    publisher: str
+    year: int
+    url: str
+
+
+class AnswerRef(Schema):
+    question: str
+    question_title: str
+    option: str
+    option_label: str
+
+
+class ContributionOut(Schema):
+    criterion: str
+    criterion_name: str
+    weight: int
+    rating: int
+    points: float = Field(description="This criterion's share of the 0-100 total.")
+
+
+class RankedOut(Schema):
+    rank: int
+    protocol: ProtocolRef
+    total: float = Field(
+        description="0 to 100: the weighted mean of the ratings, 100 for 5 on every criterion."
+    )
+    contributions: list[ContributionOut]
+
+
+class ExclusionOut(AnswerRef):
+    protocol: ProtocolRef
+    kind: str = Field(description="'exclude', or 'require' when an answer demands other protocols.")
+    reason: str
+
+
+class WeightSourceOut(AnswerRef):
+    weight: int
+
+
+class WeightOut(Schema):
+    criterion: str
+    criterion_name: str
+    weight: int
+    from_answers: list[WeightSourceOut]
+
+
+class WeightFlipOut(Schema):
+    criterion: str
+    criterion_name: str
+    weight: int
+    flip_at: float = Field(description="The weight at which `new_leader` would come first.")
+    new_leader: ProtocolRef
+
+
+class AnswerChangeOut(AnswerRef):
+    change: str = Field(description="'choose', 'add', 'remove' or 'swap'.")
+    replaces: str | None
+    new_leader: ProtocolRef | None
+    sentence: str
+
+
+class LayeringOut(Schema):
+    network: ProtocolRef
+    application: ProtocolRef
+    reason: str
+
+
+class WarningOut(Schema):
+    rule: str
+    severity: str
+    message: str
+    references: list[ReferenceOut]
+
+
+class UnknownOut(Schema):
+    question: str
+    question_title: str
+
+
+class GuidanceOut(Schema):
+    protocol: ProtocolRef
+    summary: str
+    configuration: list[str]
+    ports: str
+    strengths: list[str]
+    limitations: list[str]
+    references: list[ReferenceOut]
+
+
 class RecommendationOut(Schema):
-    """The engine's full output; see `advisor.engine.as_dict` for every field."""
-
-    model_config = ConfigDict(extra="allow")
-
-    primary: ProtocolRef | None
+    primary: ProtocolRef | None = Field(
+        description="The recommended protocol; null when constraints exclude all."
+    )
     runner_up: ProtocolRef | None
-    margin: float | None
+    margin: float | None = Field(description="Points between the primary and the runner-up.")
     knowledge_base_version: int
+    layering: LayeringOut | None
+    ranking: list[RankedOut]
+    excluded: list[ExclusionOut]
+    weights: list[WeightOut]
+    sensitivity: list[WeightFlipOut]
+    answer_changes: list[AnswerChangeOut]
+    warnings: list[WarningOut]
+    answers: list[AnswerRef]
+    ignored_answers: list[AnswerRef]
+    unknown: list[UnknownOut]
+    guidance: list[GuidanceOut]
 
 
 def _error(request: HttpRequest, detail: str, errors: dict[str, list[str]]) -> HttpResponse:
@@ -142,8 +244,11 @@ def recommendations(request: HttpRequest, payload: AnswersIn):
     answers = {question: tuple(options) for question, options in payload.answers.items()}
     errors = engine.validate(kb, answers)
     if errors:
-        return 400, {
-            "detail": "Some answers are not valid.",
-            "errors": {f"answers.{slug}": [message] for slug, message in errors.items()},
-        }
-    return 200, engine.as_dict(kb, engine.recommend(kb, answers))
+        return Status(
+            400,
+            {
+                "detail": "Some answers are not valid.",
+                "errors": {f"answers.{slug}": [message] for slug, message in errors.items()},
+            },
+        )
+    return Status(200, engine.as_dict(kb, engine.recommend(kb, answers)))

@@ -759,6 +759,7 @@ def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
             {
                 **answer_ref(change.question, change.option),
                 "change": change.change,
+                "replaces": change.replaces,
                 "new_leader": protocol_ref(change.new_leader),
                 "sentence": describe_change(kb, change),
             }
@@ -788,3 +789,61 @@ def dataclass_dict(obj) -> dict:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileCheck:
+    """A use-case profile run through the engine, beside the protocol its expert expects."""
+
+    profile: str
+    expected: str
+    result: Recommendation
+    gap: tuple[str, ...]
+    """Why the engine's choice differs from the expectation; empty when they agree."""
+
+    @property
+    def agrees(self) -> bool:
+        return self.result.primary == self.expected
+
+
+def check_profiles(kb: KnowledgeBase) -> tuple[ProfileCheck, ...]:
+    """Run every profile; for each that now disagrees, say which exclusions or criteria decide it."""
+    checks = []
+    for profile in kb.profiles:
+        result = recommend(kb, profile.answers)
+        checks.append(
+            ProfileCheck(
+                profile.slug, profile.expected_protocol, result, _gap(kb, result, profile.expected_protocol)
+            )
+        )
+    return tuple(checks)
+
+
+def _gap(kb: KnowledgeBase, result: Recommendation, expected: str) -> tuple[str, ...]:
+    if result.primary == expected:
+        return ()
+    expected_name = kb.protocol(expected).name
+    exclusions = [e for e in result.excluded if e.protocol == expected]
+    if exclusions:
+        return tuple(
+            f"{expected_name} is excluded by “{kb.question(e.question).option(e.option).label}”: {e.reason}"
+            for e in exclusions
+        )
+    if result.primary is None:
+        return ("No protocol meets every constraint of these answers.",)
+    leader, wanted = result.score(result.primary), result.score(expected)
+    lines = [
+        f"{kb.protocol(result.primary).name} leads {expected_name} by {leader.total - wanted.total:.1f} points."
+    ]
+    names = {criterion.slug: criterion.name for criterion in kb.criteria}
+    deciding = sorted(
+        zip(leader.contributions, wanted.contributions, strict=True),
+        key=lambda pair: pair[1].points - pair[0].points,
+    )
+    for ahead, behind in deciding[:3]:
+        if ahead.points > behind.points:
+            lines.append(
+                f"{names[ahead.criterion]} (weight {ahead.weight}): rated {ahead.rating} against {behind.rating}, "
+                f"{ahead.points - behind.points:.1f} points."
+            )
+    return tuple(lines)

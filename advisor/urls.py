@@ -6,6 +6,7 @@ from advisor.api import api
 
 site_patterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
 ]
 
 urlpatterns = [

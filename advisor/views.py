@@ -18,3 +18,9 @@ def home(request: HttpRequest) -> HttpResponse:
         "version": KnowledgeBaseVersion.objects.first(),
     }
     return render(request, "advisor/home.html", context)
+
+
+@require_safe
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers: the process answers, without touching the database."""
+    return HttpResponse("ok", content_type="text/plain")

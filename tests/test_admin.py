@@ -351,3 +351,38 @@ def test_warning_rule_cannot_silence_itself(staff_client):
     )
     assert response.status_code == 200
     assert "both trigger and silence" in response.context["adminform"].form.errors["unless_any"][0]
+
+
+CHECK_URL = "/admin/advisor/usecaseprofile/check/"
+
+
+@pytest.mark.parametrize("model", [Protocol, Rating, Question])
+def test_check_profiles_is_linked_from_protocol_rating_and_question_pages(staff_client, model):
+    assert CHECK_URL in staff_client.get(admin_url(model, "changelist")).content.decode()
+    obj = model.objects.first()
+    assert CHECK_URL in staff_client.get(admin_url(model, "change", obj.pk)).content.decode()
+
+
+def test_check_profiles_shows_all_agreeing_with_the_shipped_knowledge(staff_client):
+    response = staff_client.get(CHECK_URL)
+    assert response.status_code == 200
+    assert response.context["disagreements"] == 0
+    assert len(response.context["rows"]) == UseCaseProfile.objects.count()
+
+
+def test_check_profiles_shows_at_once_what_a_rating_edit_breaks(staff_client):
+    rating = Rating.objects.get(protocol__slug="ipsec-esp-tunnel", criterion__slug="site-to-site")
+    response = staff_client.post(admin_url(Rating, "change", rating.pk), rating_post_data(rating, score="0"))
+    assert response.status_code == 302
+    page = staff_client.get(CHECK_URL)
+    differing = [row for row in page.context["rows"] if not row["agrees"]]
+    assert "site-to-site" in {row["profile"].slug for row in differing}
+    site = next(row for row in differing if row["profile"].slug == "site-to-site")
+    assert any("leads" in line for line in site["gap"])
+    assert "Differs" in page.content.decode()
+
+
+def test_check_profiles_needs_staff(client):
+    response = client.get(CHECK_URL)
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]

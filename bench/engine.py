@@ -1,0 +1,84 @@
+"""Median time of one recommendation, and of one API call beside a trivial view in the same run.
+
+Run: .venv/bin/python bench/engine.py   (uses a throwaway SQLite database with the shipped knowledge base)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROUNDS = 300
+
+
+def median_ms(action, rounds: int = ROUNDS) -> float:
+    action()
+    timings = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings) * 1000
+
+
+def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    database = Path(tempfile.mkdtemp()) / "bench.sqlite3"
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="advisor.settings",
+        DEBUG="0",
+        SECRET_KEY="bench-only",
+        ALLOWED_HOSTS="testserver",
+        SECURE_SSL_REDIRECT="0",
+        DATABASE_URL=f"sqlite:///{database}",
+        LOG_LEVEL="WARNING",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+
+    from advisor import engine, knowledge
+
+    call_command("migrate", verbosity=0)
+    call_command("load_knowledge_base", verbosity=0)
+    kb = knowledge.current()
+    client = Client()
+
+    print(
+        f"Knowledge base: {len(kb.protocols)} protocols, {len(kb.criteria)} criteria, {len(kb.questions)} questions"
+    )
+    per_profile = {p.slug: median_ms(lambda p=p: engine.recommend(kb, p.answers)) for p in kb.profiles}
+    for slug, ms in per_profile.items():
+        print(f"  recommend {slug:<36} {ms:7.3f} ms")
+    print(
+        f"recommendation, median over profiles:   {statistics.median(per_profile.values()):7.3f} ms (target < 1 ms)"
+    )
+
+    body = json.dumps(
+        {"answers": {q: list(o) for q, o in kb.profile("remote-access-managed").answers.items()}}
+    )
+
+    def api_call() -> None:
+        response = client.post("/api/v1/recommendations", body, content_type="application/json")
+        assert response.status_code == 200, response.content
+
+    def trivial() -> None:
+        assert client.get("/healthz").status_code == 200
+
+    api_ms, trivial_ms = median_ms(api_call), median_ms(trivial)
+    print(f"API call through the test client:       {api_ms:7.3f} ms")
+    print(f"trivial view through the test client:   {trivial_ms:7.3f} ms")
+    print(f"ratio API / trivial:                    {api_ms / trivial_ms:7.2f} (target within 3x)")
+    snapshot_ms = median_ms(knowledge.build, rounds=20)
+    print(f"rebuilding the snapshot after an edit:  {snapshot_ms:7.3f} ms (once per edit per process)")
+
+
+if __name__ == "__main__":
+    main()
