@@ -7,6 +7,10 @@ required answers). Every problem comes back as a 400 with messages per field.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
+from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Status
@@ -251,4 +255,20 @@ def recommendations(request: HttpRequest, payload: AnswersIn):
                 "errors": {f"answers.{slug}": [message] for slug, message in errors.items()},
             },
         )
-    return Status(200, engine.as_dict(kb, engine.recommend(kb, answers)))
+    return HttpResponse(recommendation_json(kb, answers), content_type="application/json")
+
+
+def recommendation_json(kb: engine.KnowledgeBase, answers: engine.Answers) -> bytes:
+    """The recommendation as JSON, cached per knowledge-base version and answers.
+
+    Results are deterministic, so a repeated request (a review page reloaded,
+    a shared link) is served from the cache; an edit moves the version and
+    with it every key. The body is written once and sent as is, not re-validated.
+    """
+    canonical = json.dumps(sorted((question, list(options)) for question, options in answers.items()))
+    key = f"recommendation:{kb.version}:{hashlib.sha256(canonical.encode()).hexdigest()}"
+    body = cache.get(key)
+    if body is None:
+        body = json.dumps(engine.as_dict(kb, engine.recommend(kb, answers)), ensure_ascii=False).encode()
+        cache.set(key, body, timeout=24 * 3600)
+    return body

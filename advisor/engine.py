@@ -131,10 +131,9 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class _OptionEffects:
-    """What one option does to the ranking, precomputed: weight added, points per protocol, exclusions."""
+    """What one option does to the ranking, precomputed: points for every protocol, packed, and exclusions."""
 
-    weight: int
-    points: tuple[int, ...]
+    points: int
     excludes: frozenset[str]
 
 
@@ -148,20 +147,30 @@ class KnowledgeBase:
     profiles: tuple[Profile, ...]
     references: Mapping[str, Reference]
     rules: tuple[Rule, ...] = ()
-    _base_weight: int = field(init=False, repr=False, compare=False)
-    _base_points: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _field_bits: int = field(init=False, repr=False, compare=False)
+    _base_points: int = field(init=False, repr=False, compare=False)
     _options: Mapping[tuple[str, str], _OptionEffects] = field(init=False, repr=False, compare=False)
     _questions: Mapping[str, Question] = field(init=False, repr=False, compare=False)
     _protocols: Mapping[str, Protocol] = field(init=False, repr=False, compare=False)
     _openers: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Precompute lookups and what base weights and each option add, so ranking is mostly additions."""
+        """Precompute lookups and the points that base weights and each option add.
+
+        Ranking alternatives (what would change the answer) means summing the
+        points of a dozen options for every protocol, dozens of times per
+        recommendation. Each option's points for all protocols are therefore
+        packed into one integer, a fixed-width field per protocol wide enough
+        for the largest possible total, so adding an option is one addition.
+        """
         setup = partial(object.__setattr__, self)
-        setup("_base_weight", sum(c.base_weight for c in self.criteria))
+        most_weight = sum(c.base_weight for c in self.criteria) + sum(
+            e.weight for q in self.questions for o in q.options for e in o.effects if e.kind == WEIGHT
+        )
+        setup("_field_bits", (RATING_MAX * most_weight).bit_length() + 1)
         setup(
             "_base_points",
-            tuple(
+            self._pack(
                 sum(c.base_weight * self.ratings[p.slug, c.slug].score for c in self.criteria)
                 for p in self.protocols
             ),
@@ -176,8 +185,7 @@ class KnowledgeBase:
                 if required:
                     excludes |= every_protocol - required
                 options[question.slug, option.slug] = _OptionEffects(
-                    sum(e.weight for e in weights),
-                    tuple(
+                    self._pack(
                         sum(e.weight * self.ratings[p.slug, e.criterion].score for e in weights)
                         for p in self.protocols
                     ),
@@ -187,6 +195,13 @@ class KnowledgeBase:
         setup("_questions", MappingProxyType({q.slug: q for q in self.questions}))
         setup("_protocols", MappingProxyType({p.slug: p for p in self.protocols}))
         setup("_openers", frozenset(slug for q in self.questions for slug, _ in q.condition))
+
+    def _pack(self, values) -> int:
+        return sum(value << (i * self._field_bits) for i, value in enumerate(values))
+
+    def _unpack(self, packed: int) -> list[int]:
+        mask = (1 << self._field_bits) - 1
+        return [(packed >> (i * self._field_bits)) & mask for i in range(len(self.protocols))]
 
     def question(self, slug: str) -> Question | None:
         return self._questions.get(slug)
@@ -218,10 +233,11 @@ def visible_questions(kb: KnowledgeBase, answers: Answers) -> tuple[Question, ..
     chosen: set[tuple[str, str]] = set()
     visible = []
     for question in kb.questions:
-        if question.condition and not (question.condition & chosen):
+        if question.condition and question.condition.isdisjoint(chosen):
             continue
         visible.append(question)
-        chosen.update((question.slug, option) for option in answers.get(question.slug, ()))
+        if question.slug in kb._openers:
+            chosen.update((question.slug, option) for option in answers.get(question.slug, ()))
     return tuple(visible)
 
 
@@ -402,22 +418,21 @@ def _constraints(kb: KnowledgeBase, answers: Answers) -> dict[str, list[Exclusio
     return excluded
 
 
-def _tally(kb: KnowledgeBase, pairs) -> tuple[list[int], set[str]]:
-    """Each protocol's weighted rating sum and the excluded protocols, for chosen (question, option) pairs."""
-    points = list(kb._base_points)
+def _tally(kb: KnowledgeBase, pairs) -> tuple[int, set[str]]:
+    """Every protocol's weighted rating sum (packed) and the excluded protocols, for chosen answers."""
+    points = kb._base_points
     excluded: set[str] = set()
     for pair in pairs:
         effects = kb._options[pair]
-        if effects.weight:
-            points = [a + b for a, b in zip(points, effects.points, strict=True)]
+        points += effects.points
         excluded |= effects.excludes
     return points, excluded
 
 
-def _best(kb: KnowledgeBase, points: list[int], excluded: set[str]) -> str | None:
+def _best(kb: KnowledgeBase, points: int, excluded: set[str]) -> str | None:
     """The leader: most weighted points (the weight total is shared), ties to the protocol listed first."""
     best: tuple[int, int, str] | None = None
-    for protocol, total in zip(kb.protocols, points, strict=True):
+    for protocol, total in zip(kb.protocols, kb._unpack(points), strict=True):
         if protocol.slug not in excluded and (best is None or (total, -protocol.order) > best[:2]):
             best = (total, -protocol.order, protocol.slug)
     return best[2] if best else None
@@ -588,9 +603,7 @@ def _answer_changes(kb: KnowledgeBase, counted: Answers, primary: str | None) ->
     changes = []
     for question in visible_questions(kb, counted):
         current = counted.get(question.slug, ())
-        others = totals
-        for option in current:
-            others = [a - b for a, b in zip(others, kb._options[question.slug, option].points, strict=True)]
+        others = totals - sum(kb._options[question.slug, option].points for option in current)
         others_excluded = set().union(
             *(kb._options[pair].excludes for pair in pairs if pair[0] != question.slug)
         )
@@ -601,7 +614,7 @@ def _answer_changes(kb: KnowledgeBase, counted: Answers, primary: str | None) ->
                 points, excluded = others, others_excluded
                 for new in new_answer:
                     effects = kb._options[question.slug, new]
-                    points = [a + b for a, b in zip(points, effects.points, strict=True)]
+                    points += effects.points
                     excluded = excluded | effects.excludes
                 leader = _best(kb, points, excluded)
             if leader != primary:

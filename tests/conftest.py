@@ -5,9 +5,10 @@ import shutil
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from playwright.sync_api import sync_playwright
 
-from advisor import knowledge_base
+from advisor import knowledge, knowledge_base
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -26,6 +27,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """Every test starts from the shipped knowledge base, loaded once per session."""
     with django_db_blocker.unblock():
         knowledge_base.load()
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches(monkeypatch):
+    """Each test rolls its database back, so version numbers repeat across tests: start caches empty."""
+    monkeypatch.setattr(knowledge, "_cache", None)
+    cache.clear()
 
 
 @pytest.fixture

@@ -169,3 +169,11 @@ def test_a_change_made_by_another_process_is_seen(client):
     KnowledgeBaseVersion.record(KnowledgeBaseVersion.Action.CHANGED, message="edited elsewhere")
     assert knowledge.current() is not cached
     assert knowledge.current().version == cached.version + 1
+
+
+def test_recommendation_body_matches_its_documented_schema(client):
+    from advisor.api import RecommendationOut
+
+    for slug in ("site-to-site", "high-assurance-two-layers", "contractors-unmanaged"):
+        data = post(client, {"answers": profile_answers(slug)}).json()
+        assert RecommendationOut.model_validate(data).model_dump(mode="json") == data
