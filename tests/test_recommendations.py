@@ -32,7 +32,7 @@ PROFILE_SLUGS = [
 
 
 @pytest.fixture(scope="module")
-def kb(django_db_blocker) -> engine.KnowledgeBase:
+def kb(django_db_setup, django_db_blocker) -> engine.KnowledgeBase:
     with django_db_blocker.unblock():
         return knowledge.build()
 
@@ -224,3 +224,52 @@ def test_recommend_command_refuses_unknown_profiles_and_missing_files(tmp_path):
         run_recommend("--profile", "no-such-profile")
     with pytest.raises(CommandError, match="Cannot read"):
         run_recommend("--answers", str(tmp_path / "missing.json"))
+
+
+def answers_triggering(kb: engine.KnowledgeBase, rule: engine.Rule) -> dict[str, tuple[str, ...]]:
+    """A complete, valid answer set that contains the rule's triggers and none of its silencers.
+
+    Questions before a trigger's question are answered so that they open it.
+    """
+    triggers: dict[str, list[str]] = {}
+    for question, option in sorted(rule.when_all):
+        triggers.setdefault(question, []).append(option)
+    openers = {pair for slug in triggers for pair in kb.question(slug).condition}
+    answers: dict[str, tuple[str, ...]] = {}
+    for question in kb.questions:
+        if question.slug not in {q.slug for q in engine.visible_questions(kb, answers)}:
+            continue
+        if question.slug in triggers:
+            answers[question.slug] = tuple(triggers[question.slug])
+            continue
+        allowed = [
+            o.slug
+            for o in question.options
+            if not o.is_unknown and (question.slug, o.slug) not in rule.unless_any
+        ]
+        opening = [o for o in allowed if (question.slug, o) in openers]
+        answers[question.slug] = ((opening or allowed)[0],)
+    return answers
+
+
+def test_every_warning_rule_fires_on_its_triggers_and_only_then(kb):
+    assert len(kb.rules) >= 10
+    for rule in kb.rules:
+        answers = answers_triggering(kb, rule)
+        assert engine.validate(kb, answers) == {}, rule.slug
+        result = engine.recommend(kb, answers)
+        assert rule.slug in [warning.rule for warning in result.warnings], rule.slug
+        for question, option in rule.unless_any:
+            silenced = {**answers, question: (*answers.get(question, ()), option)}
+            assert rule.slug not in [w.rule for w in engine.recommend(kb, silenced).warnings], rule.slug
+
+
+def test_the_named_contradictions_are_caught(kb):
+    fired = {
+        rule.slug
+        for rule in kb.rules
+        if {("path", "nat"), ("protection", "integrity-only")} <= rule.when_all
+        or {("scope", "between-sites"), ("endpoints", "public-browsers")} <= rule.when_all
+        or {("protection", "integrity-only"), ("compliance", "two-layers")} <= rule.when_all
+    }
+    assert len(fired) == 3
