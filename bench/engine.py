@@ -101,7 +101,9 @@ def main() -> None:
     print(f"API call, answers seen before (cached): {api_ms:7.3f} ms")
     print(f"API call, answers never seen (computed):{fresh_ms:7.3f} ms")
     print(f"trivial view through the test client:   {trivial_ms:7.3f} ms")
-    print(f"ratio API / trivial:                    {api_ms / trivial_ms:7.2f} cached, {fresh_ms / trivial_ms:.2f} computed")
+    print(
+        f"ratio API / trivial:                    {api_ms / trivial_ms:7.2f} cached, {fresh_ms / trivial_ms:.2f} computed"
+    )
     snapshot_ms = median_ms(knowledge.build, rounds=20)
     print(f"rebuilding the snapshot after an edit:  {snapshot_ms:7.3f} ms (once per edit per process)")
 
