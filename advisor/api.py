@@ -36,6 +36,7 @@ class ErrorOut(Schema):
 class OptionOut(Schema):
     slug: str
     label: str
+    help_text: str
     is_unknown: bool
 
 

@@ -87,6 +87,7 @@ class Option:
     label: str
     is_unknown: bool
     effects: tuple[Effect, ...]
+    help_text: str = ""
 
 
 @dataclass(frozen=True, slots=True)

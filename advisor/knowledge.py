@@ -115,6 +115,7 @@ def build() -> engine.KnowledgeBase:
                         )
                         for effect in option.effects.all()
                     ),
+                    option.help_text,
                 )
                 for option in question.options.all()
             ),

@@ -8,6 +8,8 @@ profiles that double as the regression suite of our domain knowledge.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -506,3 +508,53 @@ KNOWLEDGE_BASE_MODELS = (
     ProfileAnswer,
     ConsistencyRule,
 )
+
+
+class Assessment(models.Model):
+    """One person's walk through the wizard: the answers as given, saved at every step.
+
+    The random UUID is the only key to it, so its URL resumes it from any
+    browser and cannot be guessed.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    answers = models.JSONField(
+        default=dict, blank=True, help_text="Question slug to the chosen option slugs."
+    )
+    profile = models.ForeignKey(
+        UseCaseProfile,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assessments",
+        help_text="The use case whose answers it started from, if any.",
+    )
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"Assessment {str(self.id)[:8]} of {self.created_at:%Y-%m-%d}"
+
+    def answer_map(self) -> dict[str, tuple[str, ...]]:
+        return {question: tuple(options) for question, options in self.answers.items()}
+
+
+class Report(models.Model):
+    """A recommendation as it was issued: answers, engine output and knowledge-base version, frozen."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    assessment = models.ForeignKey(Assessment, on_delete=models.SET_NULL, null=True, related_name="reports")
+    created_at = models.DateTimeField(auto_now_add=True)
+    knowledge_base_version = models.PositiveIntegerField()
+    answers = models.JSONField(help_text="The answers as the user saw them: question and option text.")
+    result = models.JSONField(help_text="The engine's full output.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        primary = (self.result.get("primary") or {}).get("name", "no protocol")
+        return f"Report {str(self.id)[:8]}: {primary}"

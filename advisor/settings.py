@@ -157,3 +157,4 @@ LOGGING = {
 
 # Answers and admin forms are small; refuse anything much larger before parsing it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
+CSRF_FAILURE_VIEW = "advisor.views.csrf_failure"

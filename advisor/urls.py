@@ -6,6 +6,11 @@ from advisor.api import api
 
 site_patterns = [
     path("", views.home, name="home"),
+    path("start/", views.start, name="start"),
+    path("assessments/<uuid:assessment_id>/review/", views.review, name="review"),
+    path("assessments/<uuid:assessment_id>/<slug:slug>/", views.step, name="step"),
+    path("reports/<uuid:report_id>/", views.report, name="report"),
+    path("compare/", views.compare, name="compare"),
     path("healthz", views.healthz, name="healthz"),
 ]
 

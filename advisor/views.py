@@ -1,26 +1,321 @@
-"""Pages of the public site."""
+"""Pages of the public site: the start page, the wizard, reports and the protocol comparison.
+
+Every page works as a plain page with post/redirect/get. With htmx, wizard
+steps swap in place: the same URLs answer `HX-Request` with the `#wizard`
+partial and push the new URL, so back, reload and bookmarks keep working.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from uuid import UUID
 
-from advisor.models import KnowledgeBaseVersion, Protocol, UseCaseProfile
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseLocation
+
+from advisor import engine, knowledge
+from advisor.forms import StepForm
+from advisor.models import Assessment, Report, UseCaseProfile
+
+RECENT_KEPT = 8
+
+
+def _remember(request: HttpRequest, assessment: Assessment) -> None:
+    """This browser's recent assessments, newest first, for the start page."""
+    recent = [key for key in request.session.get("recent", []) if key != str(assessment.id)]
+    request.session["recent"] = [str(assessment.id), *recent][:RECENT_KEPT]
+
+
+def _is_partial(request: HttpRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    """What the advisor covers: its protocols and the typical cases it is tested against."""
+    """What the tool does, how to start, and this browser's recent assessments."""
+    kb = knowledge.current()
+    recent_ids = request.session.get("recent", [])
+    recent = sorted(
+        Assessment.objects.filter(id__in=recent_ids).prefetch_related("reports"),
+        key=lambda a: recent_ids.index(str(a.id)),
+    )
     context = {
-        "protocols": Protocol.objects.all(),
-        "profiles": UseCaseProfile.objects.select_related("expected_protocol"),
-        "version": KnowledgeBaseVersion.objects.first(),
+        "kb": kb,
+        "profiles": kb.profiles,
+        "recent": [
+            {"assessment": a, "answered": len(a.answers), "report": next(iter(a.reports.all()), None)}
+            for a in recent
+        ],
     }
     return render(request, "advisor/home.html", context)
+
+
+@require_POST
+def start(request: HttpRequest) -> HttpResponse:
+    """A new assessment, empty or prefilled from a use-case profile (the answers stay editable)."""
+    kb = knowledge.current()
+    slug = request.POST.get("profile", "")
+    profile = kb.profile(slug) if slug else None
+    if slug and profile is None:
+        messages.error(request, "That use case no longer exists; start from another or from scratch.")
+        return redirect("advisor:home")
+    assessment = Assessment.objects.create(
+        answers={q: list(o) for q, o in profile.answers.items()} if profile else {},
+        profile=UseCaseProfile.objects.filter(slug=slug).first() if profile else None,
+    )
+    _remember(request, assessment)
+    if profile:
+        messages.info(
+            request, f"Answers filled in for “{profile.name}”. Check each one; change any that differ."
+        )
+        return redirect("advisor:review", assessment.id)
+    return redirect("advisor:step", assessment.id, kb.questions[0].slug)
+
+
+def _progress(kb: engine.KnowledgeBase, answers: engine.Answers, current: str | None) -> list[dict]:
+    visible = engine.visible_questions(kb, answers)
+    return [
+        {
+            "question": question,
+            "number": number,
+            "answered": question.slug in answers,
+            "current": question.slug == current,
+        }
+        for number, question in enumerate(visible, start=1)
+    ]
+
+
+def _neighbours(
+    kb: engine.KnowledgeBase, answers: engine.Answers, slug: str
+) -> tuple[str | None, str | None]:
+    """The asked questions just before and just after `slug`."""
+    slugs = [question.slug for question in engine.visible_questions(kb, answers)]
+    index = slugs.index(slug)
+    return (slugs[index - 1] if index else None, slugs[index + 1] if index + 1 < len(slugs) else None)
+
+
+def _step_context(
+    assessment: Assessment, kb: engine.KnowledgeBase, question: engine.Question, form: StepForm
+) -> dict:
+    answers = assessment.answer_map()
+    previous, following = _neighbours(kb, answers, question.slug)
+    progress = _progress(kb, answers, question.slug)
+    number = next(row["number"] for row in progress if row["current"])
+    return {
+        "assessment": assessment,
+        "question": question,
+        "form": form,
+        "kb": kb,
+        "choices": list(zip(form["answer"], question.options, strict=True)),
+        "previous": previous,
+        "following": following,
+        "progress": progress,
+        "number": number,
+        "total": len(progress),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def step(request: HttpRequest, assessment_id: UUID, slug: str) -> HttpResponse:
+    """One question. A valid answer is saved at once; then the next question, or back, or the review."""
+    assessment = get_object_or_404(Assessment, id=assessment_id)
+    kb = knowledge.current()
+    question = kb.question(slug)
+    if question is None:
+        raise Http404("There is no such question.")
+    answers = assessment.answer_map()
+    if question not in engine.visible_questions(kb, answers):
+        messages.warning(
+            request,
+            f"“{question.title}” is not asked after your other answers, so it was skipped. Nothing was lost.",
+        )
+        return _go(request, reverse("advisor:review", args=[assessment.id]))
+    _remember(request, assessment)
+
+    if request.method == "GET":
+        form = StepForm(question, initial={"answer": _initial(question, answers.get(slug, ()))})
+        return _render_step(request, assessment, kb, question, form)
+
+    form = StepForm(question, request.POST)
+    going_back = request.POST.get("direction") == "back"
+    if not form.is_valid():
+        if going_back and not request.POST.getlist("answer"):
+            previous, _ = _neighbours(kb, answers, slug)
+            return _go(request, _step_or_start(assessment, previous))
+        return _render_step(request, assessment, kb, question, form)
+    _save_answer(assessment, slug, form.cleaned_data["answer"])
+    answers = assessment.answer_map()
+    previous, following = _neighbours(kb, answers, slug)
+    if going_back:
+        return _go(request, _step_or_start(assessment, previous))
+    if following is None:
+        return _go(request, reverse("advisor:review", args=[assessment.id]))
+    return _go(request, reverse("advisor:step", args=[assessment.id, following]))
+
+
+def _initial(question: engine.Question, chosen: tuple[str, ...]):
+    return (chosen[0] if chosen else None) if question.kind == engine.SINGLE else list(chosen)
+
+
+def _step_or_start(assessment: Assessment, slug: str | None) -> str:
+    return reverse("advisor:step", args=[assessment.id, slug]) if slug else reverse("advisor:home")
+
+
+@transaction.atomic
+def _save_answer(assessment: Assessment, slug: str, chosen: tuple[str, ...]) -> None:
+    """Save one answer; a row lock keeps two quick submissions from overwriting each other's answers."""
+    locked = Assessment.objects.select_for_update().get(id=assessment.id)
+    if chosen:
+        locked.answers[slug] = list(chosen)
+    else:
+        locked.answers.pop(slug, None)
+    locked.save(update_fields=["answers", "updated_at"])
+    assessment.answers = locked.answers
+
+
+def _render_step(request, assessment, kb, question, form) -> HttpResponse:
+    template = "advisor/step.html#wizard" if _is_partial(request) else "advisor/step.html"
+    return render(request, template, _step_context(assessment, kb, question, form))
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """Post/redirect/get; for htmx, fetch the next page's partial through the same URL instead."""
+    if not _is_partial(request):
+        return redirect(url)
+    return HttpResponseLocation(url, target="#wizard", swap="outerHTML")
+
+
+def _review_context(assessment: Assessment, kb: engine.KnowledgeBase) -> dict:
+    answers = assessment.answer_map()
+    visible = engine.visible_questions(kb, answers)
+    problems = engine.validate(kb, answers)
+    rows = []
+    for question in visible:
+        chosen = answers.get(question.slug, ())
+        rows.append(
+            {
+                "question": question,
+                "labels": [question.option(o).label for o in chosen if question.option(o)],
+                "problem": problems.get(question.slug),
+            }
+        )
+    counted = {q.slug for q in visible}
+    ignored = [
+        {"question": kb.question(slug), "labels": [kb.question(slug).option(o).label for o in options]}
+        for slug, options in answers.items()
+        if slug not in counted and kb.question(slug)
+    ]
+    valid_so_far = not engine.answer_errors(kb, answers)
+    result = engine.recommend(kb, answers) if valid_so_far else None
+    return {
+        "kb": kb,
+        "assessment": assessment,
+        "rows": rows,
+        "ignored": ignored,
+        "problems": problems,
+        "warnings": result.warnings if result else (),
+        "progress": _progress(kb, answers, None),
+        "total": len(visible),
+        "first_missing": next((row["question"].slug for row in rows if row["problem"]), None),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def review(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
+    """Every answer with a link to change it, the engine's warnings, then the recommendation."""
+    assessment = get_object_or_404(Assessment, id=assessment_id)
+    kb = knowledge.current()
+    _remember(request, assessment)
+    context = _review_context(assessment, kb)
+    if request.method == "POST":
+        if context["problems"]:
+            messages.error(request, "Some questions still need an answer; they are marked below.")
+        else:
+            report = _issue_report(assessment, kb)
+            return redirect("advisor:report", report.id)
+    template = "advisor/review.html#wizard" if _is_partial(request) else "advisor/review.html"
+    return render(request, template, context)
+
+
+def _issue_report(assessment: Assessment, kb: engine.KnowledgeBase) -> Report:
+    """Freeze the recommendation with the answers as worded now; later edits never touch it."""
+    answers = assessment.answer_map()
+    result = engine.recommend(kb, answers)
+    counted = result.answers
+    return Report.objects.create(
+        assessment=assessment,
+        knowledge_base_version=kb.version,
+        answers=[
+            {
+                "question": slug,
+                "question_title": kb.question(slug).title,
+                "question_text": kb.question(slug).text,
+                "options": [{"slug": o, "label": kb.question(slug).option(o).label} for o in options],
+            }
+            for slug, options in counted.items()
+        ],
+        result=engine.as_dict(kb, result),
+    )
+
+
+@require_safe
+def report(request: HttpRequest, report_id: UUID) -> HttpResponse:
+    """An issued report, shown from its snapshot."""
+    issued = get_object_or_404(Report.objects.select_related("assessment"), id=report_id)
+    return render(request, "advisor/report.html", {"report": issued, "result": issued.result})
+
+
+@require_safe
+def compare(request: HttpRequest) -> HttpResponse:
+    """Every protocol against every criterion: the knowledge base, browsable and filterable."""
+    kb = knowledge.current()
+    chosen = request.GET.get("criterion", "")
+    criteria = [c for c in kb.criteria if not chosen or c.slug == chosen]
+    rows = [
+        {
+            "protocol": protocol,
+            "cells": [
+                {
+                    "criterion": criterion,
+                    "rating": kb.ratings[protocol.slug, criterion.slug],
+                    "references": [
+                        kb.references[s] for s in kb.ratings[protocol.slug, criterion.slug].references
+                    ],
+                }
+                for criterion in criteria
+            ],
+        }
+        for protocol in kb.protocols
+    ]
+    matrix = [
+        {"criterion": criterion, "ratings": [kb.ratings[p.slug, criterion.slug] for p in kb.protocols]}
+        for criterion in kb.criteria
+    ]
+    context = {
+        "kb": kb,
+        "criteria": criteria,
+        "all_criteria": kb.criteria,
+        "chosen": chosen,
+        "rows": rows,
+        "protocols": kb.protocols,
+        "matrix": matrix,
+    }
+    return render(request, "advisor/compare.html", context)
 
 
 @require_safe
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness for load balancers: the process answers, without touching the database."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form came back without a valid security token: say so plainly; saved answers are safe."""
+    return render(request, "advisor/csrf_failure.html", {"reason": reason}, status=403)

@@ -1,0 +1,42 @@
+"""Forms for the wizard: one form per question, built from the knowledge-base snapshot."""
+
+from __future__ import annotations
+
+from django import forms
+
+from advisor import engine
+
+
+class StepForm(forms.Form):
+    """The answer to one question: a radio group or a set of checkboxes."""
+
+    def __init__(self, question: engine.Question, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.question = question
+        choices = [(option.slug, option.label) for option in question.options]
+        if question.kind == engine.SINGLE:
+            field = forms.ChoiceField(choices=choices, widget=forms.RadioSelect, required=question.required)
+        else:
+            field = forms.MultipleChoiceField(
+                choices=choices, widget=forms.CheckboxSelectMultiple, required=question.required
+            )
+        field.label = question.text
+        field.help_text = question.help_text
+        field.error_messages["required"] = (
+            "Choose one answer to go on."
+            if question.kind == engine.SINGLE
+            else "Choose at least one answer to go on."
+        )
+        field.error_messages["invalid_choice"] = (
+            "That answer is not one of the options; choose one from the list."
+        )
+        field.error_messages["invalid_list"] = "Send a list of options."
+        self.fields["answer"] = field
+
+    def clean_answer(self):
+        value = self.cleaned_data["answer"]
+        chosen = [value] if isinstance(value, str) else list(value)
+        chosen = [slug for slug in chosen if slug]
+        if len(chosen) > 1 and any(self.question.option(slug).is_unknown for slug in chosen):
+            raise forms.ValidationError("“I don't know” cannot be combined with other answers.")
+        return tuple(chosen)
