@@ -27,8 +27,10 @@ RECENT_KEPT = 8
 
 def _remember(request: HttpRequest, assessment: Assessment) -> None:
     """This browser's recent assessments, newest first, for the start page."""
-    recent = [key for key in request.session.get("recent", []) if key != str(assessment.id)]
-    request.session["recent"] = [str(assessment.id), *recent][:RECENT_KEPT]
+    current = request.session.get("recent", [])
+    updated = [str(assessment.id), *(key for key in current if key != str(assessment.id))][:RECENT_KEPT]
+    if updated != current:
+        request.session["recent"] = updated
 
 
 def _is_partial(request: HttpRequest) -> bool:

@@ -1,0 +1,246 @@
+"""The wizard through Django's test client: full pages and htmx fragments, and every bad input."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from advisor import knowledge
+from advisor.models import Assessment, Report
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def assessment():
+    return Assessment.objects.create()
+
+
+def step_url(assessment, slug: str) -> str:
+    return reverse("advisor:step", args=[assessment.id, slug])
+
+
+def review_url(assessment) -> str:
+    return reverse("advisor:review", args=[assessment.id])
+
+
+def test_start_creates_an_assessment_and_opens_the_first_question(client):
+    response = client.post(reverse("advisor:start"))
+    assessment = Assessment.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == step_url(assessment, knowledge.current().questions[0].slug)
+    assert client.session["recent"] == [str(assessment.id)]
+
+
+def test_start_from_a_profile_prefills_answers_and_opens_the_review(client):
+    response = client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    assessment = Assessment.objects.get()
+    assert response["Location"] == review_url(assessment)
+    assert assessment.answers["scope"] == ["between-sites"]
+    assert assessment.profile.slug == "site-to-site"
+
+
+def test_start_from_an_unknown_profile_says_so(client):
+    response = client.post(reverse("advisor:start"), {"profile": "nope"}, follow=True)
+    assert "no longer exists" in response.content.decode()
+    assert not Assessment.objects.exists()
+
+
+def test_home_lists_this_browsers_recent_assessments_only(client):
+    client.post(reverse("advisor:start"))
+    mine = Assessment.objects.get()
+    Assessment.objects.create(answers={"scope": ["one-app"]})
+    page = client.get(reverse("advisor:home")).content.decode()
+    assert review_url(mine) in page
+    assert page.count("/review/") == 1
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["full page", "htmx fragment"])
+def test_each_step_renders_as_page_and_fragment(client, assessment, headers):
+    kb = knowledge.current()
+    for question in kb.questions:
+        if question.condition:
+            continue
+        response = client.get(step_url(assessment, question.slug), **headers)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert question.text in body
+        assert ("<html" in body) is (not headers)
+        assert 'id="wizard"' in body
+        assert response["Vary"].count("HX-Request") == 1
+
+
+def test_valid_answer_is_saved_and_leads_to_the_next_question(client, assessment):
+    response = client.post(step_url(assessment, "scope"), {"answer": "remote-users"})
+    assessment.refresh_from_db()
+    assert assessment.answers == {"scope": ["remote-users"]}
+    assert response.status_code == 302
+    assert response["Location"] == step_url(assessment, "endpoints")
+
+
+def test_htmx_answer_fetches_the_next_step_through_its_url(client, assessment):
+    response = client.post(step_url(assessment, "scope"), {"answer": "remote-users"}, **HTMX)
+    assert response.status_code == 200
+    assert '"path": "' + step_url(assessment, "endpoints") in response["HX-Location"]
+    assert '"target": "#wizard"' in response["HX-Location"]
+
+
+def test_branching_asks_follow_up_questions_only_when_they_apply(client, assessment):
+    client.post(step_url(assessment, "scope"), {"answer": "between-sites"})
+    response = client.post(step_url(assessment, "endpoints"), {"answer": ["gateways"]})
+    assert response["Location"] == step_url(assessment, "app-change")
+    client.post(step_url(assessment, "scope"), {"answer": "remote-users"})
+    response = client.post(step_url(assessment, "endpoints"), {"answer": ["managed-devices"]})
+    assert response["Location"] == step_url(assessment, "app-change")
+    response = client.post(step_url(assessment, "app-change"), {"answer": "some"})
+    assert response["Location"] == step_url(assessment, "vpn-client")
+
+
+def test_missing_answer_shows_a_message_and_keeps_earlier_answers(client, assessment):
+    client.post(step_url(assessment, "scope"), {"answer": "one-app"})
+    response = client.post(step_url(assessment, "endpoints"), {})
+    assert response.status_code == 200
+    assert "Choose at least one answer to go on." in response.content.decode()
+    assessment.refresh_from_db()
+    assert assessment.answers == {"scope": ["one-app"]}
+
+
+def test_unknown_option_is_refused_and_the_choice_stays_visible(client, assessment):
+    response = client.post(step_url(assessment, "endpoints"), {"answer": ["servers", "hacked"]}, **HTMX)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "not one of the options" in body
+    assert "<html" not in body
+    assert 'value="servers" ' in body and "checked" in body.split('value="servers"')[1].split(">")[0]
+    assessment.refresh_from_db()
+    assert assessment.answers == {}
+
+
+def test_i_dont_know_cannot_be_combined(client, assessment):
+    response = client.post(step_url(assessment, "path"), {"answer": ["nat", "unknown"]})
+    assert "cannot be combined" in response.content.decode()
+
+
+def test_a_step_whose_condition_is_not_met_is_skipped_with_a_message(client, assessment):
+    client.post(step_url(assessment, "scope"), {"answer": "one-app"})
+    response = client.post(step_url(assessment, "vpn-client"), {"answer": "yes"}, follow=True)
+    assert "is not asked after your other answers" in response.content.decode()
+    assessment.refresh_from_db()
+    assert "vpn-client" not in assessment.answers
+
+
+def test_unknown_question_and_assessment_are_404(client, assessment):
+    assert client.get(step_url(assessment, "no-such-question")).status_code == 404
+    assert client.get("/assessments/00000000-0000-0000-0000-000000000000/scope/").status_code == 404
+
+
+def test_back_saves_the_current_choice_and_returns_to_the_previous_step(client, assessment):
+    client.post(step_url(assessment, "scope"), {"answer": "one-app"})
+    response = client.post(step_url(assessment, "endpoints"), {"answer": ["servers"], "direction": "back"})
+    assert response["Location"] == step_url(assessment, "scope")
+    assessment.refresh_from_db()
+    assert assessment.answers["endpoints"] == ["servers"]
+    page = client.get(step_url(assessment, "endpoints")).content.decode()
+    assert "checked" in page.split('value="servers"')[1].split(">")[0]
+
+
+def test_back_with_nothing_chosen_just_goes_back(client, assessment):
+    client.post(step_url(assessment, "scope"), {"answer": "one-app"})
+    response = client.post(step_url(assessment, "endpoints"), {"direction": "back"})
+    assert response["Location"] == step_url(assessment, "scope")
+
+
+def test_missing_csrf_token_is_refused_plainly_and_nothing_is_lost(assessment):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assessment.answers = {"scope": ["one-app"]}
+    assessment.save()
+    response = strict.post(step_url(assessment, "endpoints"), {"answer": ["servers"]})
+    assert response.status_code == 403
+    assert "Every answer saved before it is still there" in response.content.decode()
+    assessment.refresh_from_db()
+    assert assessment.answers == {"scope": ["one-app"]}
+
+
+def test_review_lists_answers_with_edit_links_and_warnings(client):
+    client.post(reverse("advisor:start"), {"profile": "remote-access-restrictive-firewall"})
+    assessment = Assessment.objects.get()
+    assessment.answers["path"] = ["only-443", "udp-open"]
+    assessment.save()
+    response = client.get(review_url(assessment))
+    body = response.content.decode()
+    assert step_url(assessment, "path") in body
+    assert "Only TCP 443 passes" in body
+    assert "Conflict:" in body
+
+
+def test_review_shows_answers_that_no_longer_count(client, assessment):
+    assessment.answers = {"scope": ["one-app"], "vpn-client": ["yes"]}
+    assessment.save()
+    body = client.get(review_url(assessment)).content.decode()
+    assert "Answers no longer used" in body
+    assert "VPN client" in body
+
+
+def test_incomplete_review_cannot_issue_a_report(client, assessment):
+    assessment.answers = {"scope": ["one-app"]}
+    assessment.save()
+    response = client.post(review_url(assessment))
+    assert response.status_code == 200
+    assert "still need an answer" in response.content.decode()
+    assert not Report.objects.exists()
+
+
+def test_complete_review_issues_a_report_and_later_edits_make_a_new_one(client):
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    assessment = Assessment.objects.get()
+    first = client.post(review_url(assessment))
+    report = Report.objects.get()
+    assert first["Location"] == reverse("advisor:report", args=[report.id])
+    assert report.result["primary"]["slug"] == "ipsec-esp-tunnel"
+    client.post(step_url(assessment, "scope"), {"answer": "one-app"})
+    client.post(review_url(assessment))
+    assert Report.objects.count() == 2
+    report.refresh_from_db()
+    assert report.result["primary"]["slug"] == "ipsec-esp-tunnel"
+    page = client.get(reverse("advisor:report", args=[report.id])).content.decode()
+    assert "IPsec ESP, tunnel mode (IKEv2)" in page
+
+
+def test_two_assessments_in_one_browser_never_mix(client):
+    client.post(reverse("advisor:start"))
+    client.post(reverse("advisor:start"))
+    first, second = Assessment.objects.order_by("created_at")
+    client.post(step_url(first, "scope"), {"answer": "one-app"})
+    client.post(step_url(second, "scope"), {"answer": "between-sites"})
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.answers == {"scope": ["one-app"]}
+    assert second.answers == {"scope": ["between-sites"]}
+
+
+def test_step_queries_are_bounded(client, assessment):
+    client.get(step_url(assessment, "scope"))
+    with CaptureQueriesContext(connection) as get_queries:
+        client.get(step_url(assessment, "endpoints"))
+    with CaptureQueriesContext(connection) as post_queries:
+        client.post(step_url(assessment, "endpoints"), {"answer": ["servers"]}, **HTMX)
+    # GET: assessment, knowledge-base version, session. POST adds the locked read and the update.
+    assert len(get_queries) <= 3, [q["sql"] for q in get_queries]
+    assert len(post_queries) <= 7, [q["sql"] for q in post_queries]
+
+
+def test_compare_page_lists_every_rating_and_filters_by_criterion(client):
+    kb = knowledge.current()
+    page = client.get(reverse("advisor:compare")).content.decode()
+    for protocol in kb.protocols:
+        assert protocol.name in page
+    detail = client.get(reverse("advisor:compare"), {"criterion": "nat-traversal"}).content.decode()
+    rating = kb.ratings["ipsec-ah", "nat-traversal"]
+    assert rating.rationale in detail
+    assert "RFC" in detail

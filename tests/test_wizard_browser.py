@@ -1,0 +1,147 @@
+"""The wizard in real headless Chromium: with and without JavaScript, back, reload, resume, accessibility."""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.urls import reverse
+
+from advisor import engine, knowledge
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+def answer(page, question: engine.Question, options: tuple[str, ...]) -> None:
+    """Choose exactly `options` on the current step and continue to whatever comes next."""
+    assert page.locator("#step-heading").inner_text() == question.text
+    for box in page.locator(".choices input").all():
+        wanted = box.get_attribute("value") in options
+        if wanted != box.is_checked():
+            box.check() if wanted else box.uncheck()
+    before = page.url
+    page.locator("button[value=next]").click()
+    page.wait_for_function("url => location.href !== url", arg=before)
+    page.wait_for_selector("#step-heading")
+
+
+def walk(page, kb: engine.KnowledgeBase, answers: dict[str, tuple[str, ...]]) -> None:
+    """Answer every question the way `answers` says, as a person would, until the review page."""
+    for _ in kb.questions:
+        if "/review/" in page.url:
+            return
+        slug = page.url.rstrip("/").rsplit("/", 1)[-1]
+        answer(page, kb.question(slug), answers[slug])
+    assert "/review/" in page.url
+
+
+def start(page, live_server) -> None:
+    page.goto(live_server.url + reverse("advisor:home"))
+    page.locator("button.large").click()
+    page.wait_for_selector("#step-heading")
+
+
+def issue_report(page) -> str:
+    page.get_by_role("button", name="See recommendation").click()
+    page.wait_for_selector("#report-heading")
+    return page.locator("#report-heading").inner_text()
+
+
+def assert_accessible(page) -> None:
+    results = Axe().run(page)
+    blocking = [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
+    assert blocking == [], [(v["id"], v["impact"], v["nodes"][0]["html"]) for v in blocking]
+
+
+@pytest.mark.parametrize("slug", ["site-to-site", "contractors-unmanaged", "high-assurance-two-layers"])
+def test_full_walk_with_javascript(page, live_server, reload_kb, slug):
+    kb = knowledge.current()
+    profile = kb.profile(slug)
+    start(page, live_server)
+    walk(page, kb, dict(profile.answers))
+    assert issue_report(page) == kb.protocol(profile.expected_protocol).name
+
+
+def test_steps_swap_in_place_and_focus_the_new_question(page, live_server, reload_kb):
+    kb = knowledge.current()
+    start(page, live_server)
+    page.evaluate("window.stayedOnPage = true")
+    answer(page, kb.question("scope"), ("between-sites",))
+    assert page.evaluate("window.stayedOnPage") is True, "the step should swap, not reload the page"
+    assert page.evaluate("document.activeElement.id") == "step-heading"
+    assert page.locator("#wizard-status").inner_text().startswith("Step 2 of")
+
+
+def test_full_walk_without_javascript(browser, live_server, reload_kb):
+    kb = knowledge.current()
+    profile = kb.profile("legacy-app")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    start(page, live_server)
+    walk(page, kb, dict(profile.answers))
+    assert issue_report(page) == kb.protocol(profile.expected_protocol).name
+    context.close()
+
+
+def test_browser_back_and_reload_keep_the_answers(page, live_server, reload_kb):
+    kb = knowledge.current()
+    start(page, live_server)
+    answer(page, kb.question("scope"), ("remote-users",))
+    answer(page, kb.question("endpoints"), ("managed-devices", "unmanaged-devices"))
+    page.go_back()
+    page.wait_for_function("() => location.pathname.endsWith('/endpoints/')")
+    page.wait_for_selector("#step-heading")
+    assert page.locator("#step-heading").inner_text() == kb.question("endpoints").text
+    assert page.locator("input[value=managed-devices]").is_checked()
+    page.reload()
+    assert page.locator("input[value=unmanaged-devices]").is_checked()
+    assert not page.locator("input[value=servers]").is_checked()
+    page.locator("button[value=back]").click()
+    page.wait_for_function("() => location.pathname.endsWith('/scope/')")
+    page.wait_for_selector("input[value=remote-users]:checked")
+
+
+def test_invalid_submit_explains_and_keeps_the_page(page, live_server, reload_kb):
+    start(page, live_server)
+    url = page.url
+    page.locator("button[value=next]").click()
+    page.wait_for_selector(".error-summary")
+    assert "Choose one answer to go on." in page.locator(".error-summary").inner_text()
+    assert page.url == url
+
+
+def test_resume_from_the_address_in_a_fresh_browser(page, browser, live_server, reload_kb):
+    kb = knowledge.current()
+    start(page, live_server)
+    answer(page, kb.question("scope"), ("between-hosts",))
+    answer(page, kb.question("endpoints"), ("servers",))
+    address = page.url
+    other = browser.new_context()
+    fresh = other.new_page()
+    fresh.goto(address)
+    assert fresh.locator("#step-heading").inner_text() == kb.question("app-change").text
+    fresh.locator(".progress a", has_text="Endpoints").click()
+    fresh.wait_for_function("() => location.pathname.endsWith('/endpoints/')")
+    fresh.wait_for_selector("input[value=servers]:checked")
+    other.close()
+
+
+def test_start_step_review_and_result_pages_have_no_serious_accessibility_violations(
+    page, live_server, reload_kb
+):
+    kb = knowledge.current()
+    page.goto(live_server.url + reverse("advisor:home"))
+    assert_accessible(page)
+    page.locator("button.large").click()
+    page.wait_for_selector("#step-heading")
+    assert_accessible(page)
+    page.locator("button[value=next]").click()
+    page.wait_for_selector(".error-summary")
+    assert_accessible(page)
+    walk(page, kb, dict(kb.profile("apis").answers))
+    assert_accessible(page)
+    issue_report(page)
+    assert_accessible(page)
+    page.goto(live_server.url + reverse("advisor:compare"))
+    assert_accessible(page)
