@@ -79,16 +79,17 @@ def start(request: HttpRequest) -> HttpResponse:
     return redirect("advisor:step", assessment.id, kb.questions[0].slug)
 
 
-def _progress(kb: engine.KnowledgeBase, answers: engine.Answers, current: str | None) -> list[dict]:
-    visible = engine.visible_questions(kb, answers)
+def _progress(assessment: Assessment, kb: engine.KnowledgeBase, current: str | None) -> list[dict]:
+    answers = assessment.answer_map()
     return [
         {
             "question": question,
             "number": number,
             "answered": question.slug in answers,
             "current": question.slug == current,
+            "url": reverse("advisor:step", args=[assessment.id, question.slug]),
         }
-        for number, question in enumerate(visible, start=1)
+        for number, question in enumerate(engine.visible_questions(kb, answers), start=1)
     ]
 
 
@@ -106,14 +107,14 @@ def _step_context(
 ) -> dict:
     answers = assessment.answer_map()
     previous, following = _neighbours(kb, answers, question.slug)
-    progress = _progress(kb, answers, question.slug)
+    progress = _progress(assessment, kb, question.slug)
     number = next(row["number"] for row in progress if row["current"])
     return {
         "assessment": assessment,
         "question": question,
         "form": form,
         "kb": kb,
-        "choices": list(zip(form["answer"], question.options, strict=True)),
+        "chosen": _chosen(form),
         "previous": previous,
         "following": following,
         "progress": progress,
@@ -159,6 +160,14 @@ def step(request: HttpRequest, assessment_id: UUID, slug: str) -> HttpResponse:
     if following is None:
         return _go(request, reverse("advisor:review", args=[assessment.id]))
     return _go(request, reverse("advisor:step", args=[assessment.id, following]))
+
+
+def _chosen(form: StepForm) -> set[str]:
+    """What the step shows as selected: the submitted choice after an error, else the saved answer."""
+    value = form.data.getlist("answer") if form.is_bound else form.initial.get("answer")
+    if value is None:
+        return set()
+    return {value} if isinstance(value, str) else set(value)
 
 
 def _initial(question: engine.Question, chosen: tuple[str, ...]):
@@ -222,7 +231,7 @@ def _review_context(assessment: Assessment, kb: engine.KnowledgeBase) -> dict:
         "ignored": ignored,
         "problems": problems,
         "warnings": result.warnings if result else (),
-        "progress": _progress(kb, answers, None),
+        "progress": _progress(assessment, kb, None),
         "total": len(visible),
         "first_missing": next((row["question"].slug for row in rows if row["problem"]), None),
     }

@@ -6,24 +6,11 @@ Run: .venv/bin/python bench/engine.py   (uses a throwaway SQLite database with t
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import sys
-import tempfile
-import time
-from pathlib import Path
+
+from common import median_ms, setup_django
 
 ROUNDS = 300
-
-
-def median_ms(action, rounds: int = ROUNDS) -> float:
-    action()
-    timings = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings) * 1000
 
 
 def distinct_answer_bodies(kb, count: int) -> list[str]:
@@ -45,27 +32,11 @@ def distinct_answer_bodies(kb, count: int) -> list[str]:
 
 
 def main() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    database = Path(tempfile.mkdtemp()) / "bench.sqlite3"
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="advisor.settings",
-        DEBUG="0",
-        SECRET_KEY="bench-only",
-        ALLOWED_HOSTS="testserver",
-        SECURE_SSL_REDIRECT="0",
-        DATABASE_URL=f"sqlite:///{database}",
-        LOG_LEVEL="WARNING",
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django()
     from django.test import Client
 
     from advisor import engine, knowledge
 
-    call_command("migrate", verbosity=0)
-    call_command("load_knowledge_base", verbosity=0)
     kb = knowledge.current()
     client = Client()
 

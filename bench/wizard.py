@@ -1,0 +1,47 @@
+"""Median server time of a wizard step: GET (full page), GET and POST (htmx), beside a trivial view.
+
+Run: .venv/bin/python bench/wizard.py   (uses a throwaway SQLite database with the shipped knowledge base)
+"""
+
+from __future__ import annotations
+
+from common import median_ms, setup_django
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def main() -> None:
+    setup_django()
+    from django.test import Client
+    from django.urls import reverse
+
+    from advisor.models import Assessment
+
+    client = Client()
+    client.post(reverse("advisor:start"))
+    assessment = Assessment.objects.get()
+    client.post(reverse("advisor:step", args=[assessment.id, "scope"]), {"answer": "remote-users"})
+    step = reverse("advisor:step", args=[assessment.id, "endpoints"])
+    answers = iter([["managed-devices"], ["managed-devices", "unmanaged-devices"]] * 1000)
+
+    def post_step() -> None:
+        response = client.post(step, {"answer": next(answers)}, **HTMX)
+        assert response.status_code == 200 and "HX-Location" in response, response
+
+    timings = {
+        "step GET, full page": median_ms(lambda: client.get(step)),
+        "step GET, htmx fragment": median_ms(lambda: client.get(step, **HTMX)),
+        "step POST, htmx (saves the answer)": median_ms(post_step),
+        "review GET, full page": median_ms(
+            lambda: client.get(reverse("advisor:review", args=[assessment.id]))
+        ),
+        "trivial view": median_ms(lambda: client.get("/healthz")),
+    }
+    trivial = timings["trivial view"]
+    for name, ms in timings.items():
+        print(f"{name:<38} {ms:7.3f} ms   {ms / trivial:5.2f}x trivial")
+    print("target: step GET and POST within 3x of the trivial view")
+
+
+if __name__ == "__main__":
+    main()
