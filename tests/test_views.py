@@ -7,19 +7,19 @@ import re
 import pytest
 from django.urls import reverse
 
-from advisor.models import Protocol, UseCaseProfile
+from advisor.models import UseCaseProfile
 
 pytestmark = pytest.mark.django_db
 
 
-def test_home_lists_every_protocol_and_use_case(client):
+def test_home_offers_a_start_and_every_use_case(client):
     response = client.get(reverse("advisor:home"))
     assert response.status_code == 200
     page = response.content.decode()
-    for protocol in Protocol.objects.all():
-        assert protocol.name in page
+    assert f'action="{reverse("advisor:start")}"' in page
     for profile in UseCaseProfile.objects.all():
         assert profile.name in page
+        assert f'value="{profile.slug}"' in page
     assert "Knowledge base version 1" in page
 
 
