@@ -8,13 +8,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, Value
 from django.template.response import TemplateResponse
-from django.urls import path
-from django.utils.html import format_html_join
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from advisor import engine, knowledge, versioning
 from advisor.models import (
     ConsistencyRule,
     Criterion,
+    Feedback,
     KnowledgeBaseVersion,
     Option,
     OptionEffect,
@@ -23,6 +24,9 @@ from advisor.models import (
     Question,
     Rating,
     Reference,
+    Report,
+    ReportPDF,
+    SourceDisagreement,
     UseCaseProfile,
 )
 
@@ -475,3 +479,112 @@ class KnowledgeBaseVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(SourceDisagreement)
+class SourceDisagreementAdmin(VersionedAdmin):
+    list_display = ["topic", "protocol_names"]
+    search_fields = ["topic", "summary"]
+    prepopulated_fields = {"slug": ["topic"]}
+    filter_horizontal = ["protocols"]
+    autocomplete_fields = ["references"]
+
+    @admin.display(description="shown for")
+    def protocol_names(self, obj: SourceDisagreement) -> str:
+        return ", ".join(str(protocol) for protocol in obj.protocols.all())
+
+
+def answers_list(report: Report) -> str:
+    return format_html(
+        "<ul>{}</ul>",
+        format_html_join(
+            "",
+            "<li><strong>{}</strong>: {}</li>",
+            (
+                (row["question_title"], "; ".join(o["label"] for o in row["options"]))
+                for row in report.answers
+            ),
+        ),
+    )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Issued reports and what users said about them are records: viewable, not editable here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "primary", "title", "organisation", "knowledge_base_version"]
+    list_filter = ["knowledge_base_version"]
+    search_fields = ["title", "organisation", "id"]
+    date_hierarchy = "created_at"
+    fields = [
+        "id",
+        "created_at",
+        "title",
+        "organisation",
+        "knowledge_base_version",
+        "primary",
+        "page",
+        "answers_given",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="recommendation")
+    def primary(self, obj: Report) -> str:
+        return obj.primary_name
+
+    @admin.display(description="report page")
+    def page(self, obj: Report) -> str:
+        url = reverse("advisor:report", args=[obj.id])
+        return format_html('<a href="{}">{}</a>', url, url)
+
+    @admin.display(description="answers")
+    def answers_given(self, obj: Report) -> str:
+        return answers_list(obj)
+
+
+@admin.register(ReportPDF)
+class ReportPDFAdmin(ReadOnlyAdmin):
+    list_display = ["report", "paper", "status", "rendered_at", "render_ms", "pages", "size"]
+    list_filter = ["status", "paper"]
+    readonly_fields = [
+        "report",
+        "paper",
+        "status",
+        "file",
+        "error",
+        "rendered_at",
+        "render_ms",
+        "pages",
+        "size",
+    ]
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "agrees", "recommendation", "comment"]
+    list_filter = ["agrees", "created_at"]
+    search_fields = ["comment"]
+    list_select_related = ["report"]
+    fields = ["created_at", "agrees", "comment", "recommendation", "report_link", "answers_given"]
+    readonly_fields = fields
+
+    @admin.display(description="recommendation")
+    def recommendation(self, obj: Feedback) -> str:
+        return obj.report.primary_name
+
+    @admin.display(description="report")
+    def report_link(self, obj: Feedback) -> str:
+        url = reverse("advisor:report", args=[obj.report_id])
+        return format_html('<a href="{}">{}</a>', url, url)
+
+    @admin.display(description="the report's answers")
+    def answers_given(self, obj: Feedback) -> str:
+        return answers_list(obj.report)

@@ -40,3 +40,28 @@ class StepForm(forms.Form):
         if len(chosen) > 1 and any(self.question.option(slug).is_unknown for slug in chosen):
             raise forms.ValidationError("“I don't know” cannot be combined with other answers.")
         return tuple(chosen)
+
+
+class ReportCoverForm(forms.Form):
+    """Optional words for the report's cover; shown as typed, escaped everywhere."""
+
+    title = forms.CharField(
+        label="Report title", required=False, max_length=120, help_text="For example the project or system."
+    )
+    organisation = forms.CharField(label="Organisation", required=False, max_length=120)
+
+
+class FeedbackForm(forms.Form):
+    agrees = forms.TypedChoiceField(
+        label="Was this recommendation right for your situation?",
+        choices=[("yes", "Yes"), ("no", "No")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose yes or no."},
+    )
+    comment = forms.CharField(
+        label="What would you change? (optional)",
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )

@@ -9,13 +9,16 @@ profiles that double as the regression suite of our domain knowledge.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
+PDF_RENDER_TIMEOUT = timedelta(minutes=10)
 RATING_MIN = 0
 RATING_MAX = 5
 EFFECT_WEIGHT_MIN = 1
@@ -496,20 +499,6 @@ class KnowledgeBaseVersion(models.Model):
         )
 
 
-KNOWLEDGE_BASE_MODELS = (
-    Reference,
-    Protocol,
-    Criterion,
-    Rating,
-    Question,
-    Option,
-    OptionEffect,
-    UseCaseProfile,
-    ProfileAnswer,
-    ConsistencyRule,
-)
-
-
 class Assessment(models.Model):
     """One person's walk through the wizard: the answers as given, saved at every step.
 
@@ -543,18 +532,138 @@ class Assessment(models.Model):
 
 
 class Report(models.Model):
-    """A recommendation as it was issued: answers, engine output and knowledge-base version, frozen."""
+    """A recommendation as it was issued: answers, engine output and knowledge-base version, frozen.
+
+    Nothing here refers to the live knowledge base, so later admin edits never
+    change what an issued report says.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     assessment = models.ForeignKey(Assessment, on_delete=models.SET_NULL, null=True, related_name="reports")
+    previous = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reevaluations",
+        help_text="The report this one re-evaluated with a newer knowledge base.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    title = models.CharField(
+        max_length=120, blank=True, help_text="Optional, typed by the user; shown on the cover."
+    )
+    organisation = models.CharField(max_length=120, blank=True)
     knowledge_base_version = models.PositiveIntegerField()
     answers = models.JSONField(help_text="The answers as the user saw them: question and option text.")
     result = models.JSONField(help_text="The engine's full output.")
+    disagreements = models.JSONField(default=list, blank=True, help_text="Where sources disagree, as issued.")
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        primary = (self.result.get("primary") or {}).get("name", "no protocol")
-        return f"Report {str(self.id)[:8]}: {primary}"
+        return f"{self.title or 'Report'} {str(self.id)[:8]}: {self.primary_name}"
+
+    @property
+    def primary_name(self) -> str:
+        return (self.result.get("primary") or {}).get("name", "no protocol")
+
+    def answer_map(self) -> dict[str, tuple[str, ...]]:
+        return {row["question"]: tuple(option["slug"] for option in row["options"]) for row in self.answers}
+
+
+class ReportPDF(models.Model):
+    """A report rendered to PDF once per paper size and kept, so downloads are served from storage."""
+
+    class Paper(models.TextChoices):
+        A4 = "a4", "A4"
+        LETTER = "letter", "US Letter"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Being rendered"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="pdfs")
+    paper = models.CharField(max_length=10, choices=Paper, default=Paper.A4)
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    file = models.FileField(upload_to="reports/%Y/%m/", blank=True)
+    error = models.TextField(blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+    render_ms = models.PositiveIntegerField(null=True, blank=True)
+    pages = models.PositiveSmallIntegerField(null=True, blank=True)
+    size = models.PositiveIntegerField("bytes", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-rendered_at"]
+        verbose_name = "report PDF"
+        constraints = [
+            models.UniqueConstraint(fields=["report", "paper"], name="one_pdf_per_report_and_paper")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report} ({self.get_paper_display()}, {self.get_status_display().lower()})"
+
+    @property
+    def stalled(self) -> bool:
+        """Pending for so long that its worker must have died: offer to render it again."""
+        return self.status == self.Status.PENDING and timezone.now() - self.requested_at > PDF_RENDER_TIMEOUT
+
+
+class Feedback(models.Model):
+    """“Was this right?” under a report: where maintainers learn that the knowledge base is wrong."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="feedback")
+    agrees = models.BooleanField("agrees with the recommendation")
+    comment = models.TextField(blank=True, max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "feedback"
+
+    def __str__(self) -> str:
+        return f"{'Agrees' if self.agrees else 'Disagrees'} with {self.report.primary_name}"
+
+
+class SourceDisagreement(models.Model):
+    """Where the cited sources do not say the same thing; reports show it when it bears on the advice."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    topic = models.CharField(max_length=120)
+    summary = models.TextField(
+        help_text="Each side's position, in plain words, and what it means in practice."
+    )
+    protocols = models.ManyToManyField(
+        Protocol, related_name="disagreements", help_text="Shown when the report recommends one of these."
+    )
+    references = models.ManyToManyField(Reference, related_name="disagreements")
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["topic"]
+
+    def __str__(self) -> str:
+        return self.topic
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+    natural_key.dependencies = ["advisor.protocol", "advisor.reference"]
+
+
+KNOWLEDGE_BASE_MODELS = (
+    Reference,
+    Protocol,
+    Criterion,
+    Rating,
+    Question,
+    Option,
+    OptionEffect,
+    UseCaseProfile,
+    ProfileAnswer,
+    ConsistencyRule,
+    SourceDisagreement,
+)

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_tasks_db",
     "advisor",
 ]
 
@@ -122,6 +123,17 @@ STORAGES = {
 
 # A strict policy: nothing inline, nothing from other origins. Django's admin and
 # our templates carry the per-request nonce on their <script> and <link> tags.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+MEDIA_URL = "media/"
+
+# Report PDFs render as a task. The immediate backend runs it in the request, so `make run` needs no
+# worker; TASK_BACKEND=database queues it for `manage.py db_worker` (django-tasks-db) in production.
+TASK_BACKENDS = {
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[os.environ.get("TASK_BACKEND", "immediate")]}}
+
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -156,6 +168,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # WeasyPrint reports each layout step at INFO; only its warnings matter here.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
 
 # Answers and admin forms are small; refuse anything much larger before parsing it.

@@ -10,6 +10,10 @@ site_patterns = [
     path("assessments/<uuid:assessment_id>/review/", views.review, name="review"),
     path("assessments/<uuid:assessment_id>/<slug:slug>/", views.step, name="step"),
     path("reports/<uuid:report_id>/", views.report, name="report"),
+    path("reports/<uuid:report_id>/reevaluate/", views.reevaluate, name="reevaluate"),
+    path("reports/<uuid:report_id>/feedback/", views.feedback, name="feedback"),
+    path("reports/<uuid:report_id>/pdf/", views.report_pdf, name="report_pdf"),
+    path("reports/<uuid:report_id>/pdf/retry/", views.report_pdf_retry, name="report_pdf_retry"),
     path("compare/", views.compare, name="compare"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -11,16 +11,16 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation
 
-from advisor import engine, knowledge
-from advisor.forms import StepForm
-from advisor.models import Assessment, Report, UseCaseProfile
+from advisor import engine, knowledge, pdf, reports, tasks
+from advisor.forms import FeedbackForm, ReportCoverForm, StepForm
+from advisor.models import Assessment, Feedback, KnowledgeBaseVersion, Report, ReportPDF, UseCaseProfile
 
 RECENT_KEPT = 8
 
@@ -43,7 +43,7 @@ def home(request: HttpRequest) -> HttpResponse:
     kb = knowledge.current()
     recent_ids = request.session.get("recent", [])
     recent = sorted(
-        Assessment.objects.filter(id__in=recent_ids).prefetch_related("reports"),
+        Assessment.objects.filter(id__in=recent_ids).select_related("profile").prefetch_related("reports"),
         key=lambda a: recent_ids.index(str(a.id)),
     )
     context = {
@@ -245,42 +245,113 @@ def review(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
     kb = knowledge.current()
     _remember(request, assessment)
     context = _review_context(assessment, kb)
+    cover = ReportCoverForm(request.POST if request.method == "POST" else None)
+    context["cover"] = cover
     if request.method == "POST":
         if context["problems"]:
             messages.error(request, "Some questions still need an answer; they are marked below.")
-        else:
-            report = _issue_report(assessment, kb)
-            return redirect("advisor:report", report.id)
+        elif cover.is_valid():
+            issued = reports.issue(kb, assessment.answer_map(), assessment=assessment, **cover.cleaned_data)
+            return redirect("advisor:report", issued.id)
     template = "advisor/review.html#wizard" if _is_partial(request) else "advisor/review.html"
     return render(request, template, context)
 
 
-def _issue_report(assessment: Assessment, kb: engine.KnowledgeBase) -> Report:
-    """Freeze the recommendation with the answers as worded now; later edits never touch it."""
-    answers = assessment.answer_map()
-    result = engine.recommend(kb, answers)
-    counted = result.answers
-    return Report.objects.create(
-        assessment=assessment,
-        knowledge_base_version=kb.version,
-        answers=[
-            {
-                "question": slug,
-                "question_title": kb.question(slug).title,
-                "question_text": kb.question(slug).text,
-                "options": [{"slug": o, "label": kb.question(slug).option(o).label} for o in options],
-            }
-            for slug, options in counted.items()
-        ],
-        result=engine.as_dict(kb, result),
-    )
+def _report_page(request: HttpRequest, issued: Report, *, status: int = 200, **extra) -> HttpResponse:
+    permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
+    context = {
+        **reports.context(issued, permalink),
+        "kb_version": KnowledgeBaseVersion.current_number(),
+        "feedback_form": extra.pop("feedback_form", None) or FeedbackForm(),
+        "changes": reports.diff(issued.previous, issued) if issued.previous else None,
+        **extra,
+    }
+    return render(request, "advisor/report.html", context, status=status)
 
 
 @require_safe
 def report(request: HttpRequest, report_id: UUID) -> HttpResponse:
-    """An issued report, shown from its snapshot."""
-    issued = get_object_or_404(Report.objects.select_related("assessment"), id=report_id)
-    return render(request, "advisor/report.html", {"report": issued, "result": issued.result})
+    """An issued report, shown from its snapshot; it says so when the knowledge base has moved on."""
+    issued = get_object_or_404(Report.objects.select_related("assessment", "previous"), id=report_id)
+    return _report_page(request, issued)
+
+
+@require_POST
+def reevaluate(request: HttpRequest, report_id: UUID) -> HttpResponse:
+    """The same answers against today's knowledge base: a new report, linked to the old, which stays."""
+    issued = get_object_or_404(Report, id=report_id)
+    kb = knowledge.current()
+    answers = issued.answer_map()
+    problems = engine.validate(kb, answers)
+    if problems:
+        messages.error(
+            request,
+            "The questions have changed since this report, so its answers no longer fit: "
+            + "; ".join(f"{slug}: {message}" for slug, message in problems.items())
+            + " Start a new assessment, or change the answers of this one.",
+        )
+        return redirect("advisor:report", issued.id)
+    fresh = reports.issue(
+        kb,
+        answers,
+        assessment=issued.assessment,
+        title=issued.title,
+        organisation=issued.organisation,
+        previous=issued,
+    )
+    return redirect("advisor:report", fresh.id)
+
+
+@require_POST
+def feedback(request: HttpRequest, report_id: UUID) -> HttpResponse:
+    """“Was this right?”: stored for the maintainers, listed in the admin with the report's answers."""
+    issued = get_object_or_404(Report.objects.select_related("assessment", "previous"), id=report_id)
+    form = FeedbackForm(request.POST)
+    if not form.is_valid():
+        return _report_page(request, issued, status=400, feedback_form=form)
+    Feedback.objects.create(report=issued, **form.cleaned_data)
+    messages.success(request, "Thank you. Your feedback goes to the people who maintain the advice.")
+    return redirect(reverse("advisor:report", args=[issued.id]) + "#feedback")
+
+
+@require_safe
+def report_pdf(request: HttpRequest, report_id: UUID) -> HttpResponse:
+    """The report as PDF: rendered once per paper size, then always served from storage."""
+    issued = get_object_or_404(Report.objects.select_related("assessment", "previous"), id=report_id)
+    paper = request.GET.get("paper", ReportPDF.Paper.A4)
+    if paper not in ReportPDF.Paper.values:
+        return _report_page(request, issued, status=400, pdf_problem="Paper size must be A4 or US Letter.")
+    permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
+    stored = tasks.ensure_pdf(issued, paper, permalink)
+    if stored.status == ReportPDF.Status.READY:
+        return FileResponse(stored.file.open("rb"), as_attachment=True, filename=pdf.filename(issued, paper))
+    if stored.status == ReportPDF.Status.PENDING and not stored.stalled:
+        return _report_page(
+            request,
+            issued,
+            status=202,
+            pdf_problem="The PDF is being prepared. Reload this page in a minute.",
+        )
+    return _report_page(
+        request,
+        issued,
+        status=503,
+        pdf_problem="The PDF could not be produced. This report page is complete and stays available; "
+        "you can try the PDF again.",
+        pdf_retry=True,
+        pdf_paper=paper,
+    )
+
+
+@require_POST
+def report_pdf_retry(request: HttpRequest, report_id: UUID) -> HttpResponse:
+    """Forget a failed or stalled render and try again."""
+    issued = get_object_or_404(Report, id=report_id)
+    paper = request.POST.get("paper", ReportPDF.Paper.A4)
+    for stored in ReportPDF.objects.filter(report=issued, paper=paper).exclude(status=ReportPDF.Status.READY):
+        if stored.status == ReportPDF.Status.FAILED or stored.stalled:
+            stored.delete()
+    return redirect(reverse("advisor:report_pdf", args=[issued.id]) + f"?paper={paper}")
 
 
 @require_safe

@@ -6,15 +6,19 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from advisor import knowledge, reports
 from advisor.models import (
     ConsistencyRule,
     Criterion,
+    Feedback,
     KnowledgeBaseVersion,
     Option,
     ProfileAnswer,
     Protocol,
     Question,
     Rating,
+    Report,
+    ReportPDF,
     UseCaseProfile,
 )
 
@@ -48,15 +52,39 @@ def test_every_knowledge_base_model_is_registered():
         "OptionEffect",
         "UseCaseProfile",
         "ConsistencyRule",
+        "SourceDisagreement",
         "KnowledgeBaseVersion",
+        "Report",
+        "Feedback",
     } <= names
 
 
+def test_feedback_is_listed_with_the_reports_answers(staff_client, issued_records):
+    feedback = Feedback.objects.get()
+    page = staff_client.get(admin_url(Feedback, "change", feedback.pk)).content.decode()
+    assert "Our sites sit behind carrier NAT." in page
+    assert "All traffic between two or more sites" in page
+
+
+RECORDS = {KnowledgeBaseVersion, Report, ReportPDF, Feedback}
+"""Written by the application, read in the admin: no add page."""
+
+
+@pytest.fixture
+def issued_records():
+    """A report, its PDF record and feedback on it, so the record admins have something to show."""
+    kb = knowledge.current()
+    report = reports.issue(kb, kb.profile("site-to-site").answers, title="Branch offices")
+    ReportPDF.objects.create(report=report, status=ReportPDF.Status.FAILED, error="example")
+    Feedback.objects.create(report=report, agrees=False, comment="Our sites sit behind carrier NAT.")
+    return report
+
+
 @pytest.mark.parametrize("model", ADMIN_MODELS, ids=lambda model: model.__name__)
-def test_staff_see_changelist_add_and_change_pages(staff_client, model):
+def test_staff_see_changelist_add_and_change_pages(staff_client, issued_records, model):
     assert staff_client.get(admin_url(model, "changelist")).status_code == 200
     assert staff_client.get(admin_url(model, "changelist"), {"q": "ipsec"}).status_code == 200
-    expected_add = 403 if model is KnowledgeBaseVersion else 200
+    expected_add = 403 if model in RECORDS else 200
     assert staff_client.get(admin_url(model, "add")).status_code == expected_add
     obj = model.objects.first()
     assert obj is not None, f"the shipped knowledge base has no {model.__name__}"

@@ -16,6 +16,7 @@ from advisor.models import (
     Reference,
     UseCaseProfile,
 )
+from tests.shipped import SHIPPED_PROFILES
 
 pytestmark = pytest.mark.django_db
 
@@ -29,18 +30,7 @@ REQUIRED_PROTOCOLS = {
     "layered-ipsec-tls",
     "wireguard",
 }
-REQUIRED_PROFILES = {
-    "public-website",
-    "email",
-    "apis",
-    "b2b-file-transfer",
-    "site-to-site",
-    "remote-access-managed",
-    "contractors-unmanaged",
-    "legacy-app",
-    "voice-between-offices",
-    "integrity-only-link",
-}
+REQUIRED_PROFILES = set(SHIPPED_PROFILES)
 REQUIRED_REFERENCES = {
     "NIST SP 800-52r2",
     "NIST SP 800-77r1",

@@ -11,24 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from advisor import engine, knowledge
+from tests.shipped import SHIPPED_PROFILES
 
 pytestmark = pytest.mark.django_db
 
-PROFILE_SLUGS = [
-    "public-website",
-    "email",
-    "apis",
-    "b2b-file-transfer",
-    "site-to-site",
-    "remote-access-managed",
-    "contractors-unmanaged",
-    "legacy-app",
-    "voice-between-offices",
-    "integrity-only-link",
-    "high-assurance-two-layers",
-    "remote-access-restrictive-firewall",
-    "cloud-hosts-no-fips",
-]
+PROFILE_SLUGS = SHIPPED_PROFILES
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
+from pypdf import PdfReader
 
 from advisor import engine, knowledge
 
@@ -145,3 +146,43 @@ def test_start_step_review_and_result_pages_have_no_serious_accessibility_violat
     assert_accessible(page)
     page.goto(live_server.url + reverse("advisor:compare"))
     assert_accessible(page)
+
+
+def test_pages_fit_a_375_pixel_phone_screen(browser, live_server, reload_kb):
+    kb = knowledge.current()
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    phone = context.new_page()
+
+    def fits() -> None:
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 375, phone.url
+
+    phone.goto(live_server.url + reverse("advisor:home"))
+    fits()
+    phone.locator("button.large").click()
+    phone.wait_for_selector("#step-heading")
+    fits()
+    walk(phone, kb, dict(kb.profile("remote-access-managed").answers))
+    fits()
+    issue_report(phone)
+    fits()
+    for query in ("", "?criterion=nat-traversal"):
+        phone.goto(live_server.url + reverse("advisor:compare") + query)
+        fits()
+    context.close()
+
+
+def test_from_review_to_report_and_pdf_download(page, live_server, reload_kb, tmp_path):
+    kb = knowledge.current()
+    page.goto(live_server.url + reverse("advisor:home"))
+    page.locator("input[value=voice-between-offices] + button").click()
+    page.wait_for_selector("#step-heading")
+    page.fill("#id_title", "Voice between Leeds and York")
+    assert issue_report(page) == kb.protocol("ipsec-esp-tunnel").name
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PDF (A4)").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("protocol-advisor-voice-between-leeds-and-york-")
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    text = " ".join(page.extract_text() for page in PdfReader(saved).pages)
+    assert "Voice between Leeds and York" in " ".join(text.split())

@@ -4,8 +4,10 @@ import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
-from advisor import engine, knowledge
+from advisor import engine, knowledge, pdf, reports
+from advisor.models import ReportPDF
 
 
 class Command(BaseCommand):
@@ -19,8 +21,25 @@ class Command(BaseCommand):
         source.add_argument("--answers", type=Path, metavar="FILE.json", help="Answers to recommend for.")
         source.add_argument("--profile", metavar="SLUG", help="A use-case profile's preset answers.")
         parser.add_argument("--format", choices=["text", "json"], default="text")
+        parser.add_argument(
+            "--pdf",
+            dest="pdf_path",
+            type=Path,
+            metavar="FILE.pdf",
+            help="Also write the report as PDF, as the site issues it.",
+        )
+        parser.add_argument("--paper", choices=ReportPDF.Paper.values, default=ReportPDF.Paper.A4)
 
-    def handle(self, *args, answers: Path | None, profile: str | None, format: str, **options) -> None:
+    def handle(
+        self,
+        *args,
+        answers: Path | None,
+        profile: str | None,
+        format: str,
+        pdf_path: Path | None,
+        paper: str,
+        **options,
+    ) -> None:
         kb = knowledge.current()
         chosen = self.profile_answers(kb, profile) if profile else self.file_answers(answers)
         errors = engine.validate(kb, chosen)
@@ -33,6 +52,20 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False))
         else:
             self.stdout.write(summary(data))
+        if pdf_path:
+            self.write_pdf(kb, chosen, pdf_path, paper)
+
+    def write_pdf(self, kb: engine.KnowledgeBase, chosen: engine.Answers, path: Path, paper: str) -> None:
+        """Stdout keeps the text or JSON clean for pipes; the confirmation goes to stderr."""
+        report = reports.issue(kb, chosen, save=False)
+        # Unsaved, so auto_now_add has not stamped it: the cover and file date read today.
+        report.created_at = timezone.now()
+        content = pdf.render(report, paper, permalink="(not stored)")
+        try:
+            path.write_bytes(content)
+        except OSError as error:
+            raise CommandError(f"Cannot write {path}: {error.strerror}.") from error
+        self.stderr.write(f"Wrote {path} ({len(content) // 1024} KiB, {ReportPDF.Paper(paper).label}).")
 
     @staticmethod
     def profile_answers(kb: engine.KnowledgeBase, slug: str) -> dict[str, tuple[str, ...]]:

@@ -1,0 +1,286 @@
+"""Report PDFs: what they say, how they are built, what they refuse to fetch, and how they are stored."""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import weasyprint
+from django.conf import settings
+from django.core.management import call_command
+from pypdf import PdfReader
+
+from advisor import knowledge, pdf, reports, tasks
+from advisor.models import Report, ReportPDF
+
+pytestmark = pytest.mark.django_db
+
+STATIC_DIR = Path(settings.STATICFILES_DIRS[0])
+PRINT_CSS = f"{pdf.BASE_URL}static/advisor/print.css"
+PERMALINK = "https://advisor.example.org/reports/1/"
+
+
+def issue(title: str = "Head office to Leeds branch link", organisation: str = "Northwind Trading") -> Report:
+    kb = knowledge.current()
+    return reports.issue(kb, kb.profile("site-to-site").answers, title=title, organisation=organisation)
+
+
+def text_of(reader: PdfReader) -> str:
+    """All pages' text with whitespace collapsed, so line breaks do not split what a test looks for."""
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+@pytest.fixture
+def report() -> Report:
+    return issue()
+
+
+@pytest.fixture
+def fetched(monkeypatch) -> list[str]:
+    """Every URL WeasyPrint asks the fetcher for, refused or not."""
+    calls: list[str] = []
+    fetch = pdf.StaticFilesFetcher.fetch
+
+    def recording(self, url, headers=None):
+        calls.append(url)
+        return fetch(self, url, headers)
+
+    monkeypatch.setattr(pdf.StaticFilesFetcher, "fetch", recording)
+    return calls
+
+
+@pytest.fixture
+def render_count(monkeypatch) -> list[int]:
+    """How many times a PDF was laid out: rendering is the expensive part that must happen once."""
+    count = [0]
+    layout = pdf.layout
+
+    def counting(*args, **kwargs):
+        count[0] += 1
+        return layout(*args, **kwargs)
+
+    monkeypatch.setattr(pdf, "layout", counting)
+    return count
+
+
+def test_pdf_states_the_recommendation_its_sources_and_the_users_title(report):
+    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+    text = text_of(reader)
+    assert len(reader.pages) > 1
+    assert report.primary_name == "IPsec ESP, tunnel mode (IKEv2)"
+    assert report.primary_name in text
+    assert "RFC 7296" in text
+    assert "Head office to Leeds branch link" in text
+    assert "Northwind Trading" in text
+    assert PERMALINK in text
+    assert "Page 1 of" in text
+
+
+def test_pdf_metadata_names_title_author_language_and_date(report):
+    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+    assert reader.metadata.title == "Head office to Leeds branch link"
+    assert reader.metadata.author == "Northwind Trading"
+    assert reader.metadata.creation_date.date() == report.created_at.date()
+    assert reader.trailer["/Root"]["/Lang"] == "en"
+
+
+def test_pdf_without_a_title_or_organisation_uses_the_products_names():
+    reader = PdfReader(io.BytesIO(pdf.render(issue(title="", organisation=""), permalink=PERMALINK)))
+    assert reader.metadata.title == pdf.DEFAULT_TITLE
+    assert reader.metadata.author == "Protocol Advisor"
+
+
+def test_pdf_is_tagged_for_assistive_technology(report):
+    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+    catalog = reader.trailer["/Root"]
+    assert catalog["/MarkInfo"]["/Marked"].value is True
+    assert catalog["/StructTreeRoot"]["/Type"] == "/StructTreeRoot"
+    assert catalog["/ViewerPreferences"]["/DisplayDocTitle"].value is True
+    assert b"pdfuaid:part" in catalog["/Metadata"].get_object().get_data()
+
+
+def test_pdf_embeds_the_systems_dejavu_fonts(report):
+    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+    fonts = {}
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+            fonts[font["/BaseFont"]] = "/FontFile2" in descriptor
+    assert fonts
+    assert all("DejaVu-Sans" in name for name in fonts), fonts
+    assert all(fonts.values()), fonts
+
+
+@pytest.mark.parametrize(("paper", "size"), [("a4", (595, 842)), ("letter", (612, 792))])
+def test_pdf_is_laid_out_on_the_paper_asked_for(report, paper, size):
+    reader = PdfReader(io.BytesIO(pdf.render(report, paper, permalink=PERMALINK)))
+    box = reader.pages[0].mediabox
+    assert (round(box.width), round(box.height)) == size
+
+
+def test_pdf_refuses_an_unknown_paper_size(report):
+    with pytest.raises(ValueError, match="tabloid"):
+        pdf.render(report, "tabloid", permalink=PERMALINK)
+
+
+def test_typed_markup_and_urls_render_as_text_and_fetch_nothing(fetched):
+    title = '<img src="http://127.0.0.1:1/x"> file:///etc/passwd'
+    organisation = '<link rel="stylesheet" href="file:///etc/passwd">'
+    reader = PdfReader(io.BytesIO(pdf.render(issue(title, organisation), permalink=PERMALINK)))
+    assert fetched == [PRINT_CSS]
+    assert title in text_of(reader)
+    assert organisation in text_of(reader)
+    assert reader.metadata.title == title
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:1/x",
+        "https://example.org/static/advisor/print.css",
+        "ftp://example.org/print.css",
+        "file:///etc/passwd",
+        f"file://{STATIC_DIR}/../advisor/settings.py",
+        f"file://{STATIC_DIR}/../../../etc/passwd",
+        f"{pdf.BASE_URL}static/../advisor/settings.py",
+        f"{pdf.BASE_URL}static/%2e%2e/advisor/settings.py",
+        f"{pdf.BASE_URL}static/advisor/../../advisor/settings.py",
+        f"{pdf.BASE_URL}advisor/settings.py",
+        f"{pdf.BASE_URL}static/advisor/missing.css",
+        f"{pdf.BASE_URL}static/advisor/",
+        "https://protocol-advisor.invalid@example.org/static/advisor/print.css",
+        "http://protocol-advisor.invalid/static/advisor/print.css",
+    ],
+)
+def test_fetcher_refuses_everything_but_static_files(url):
+    with pytest.raises(PermissionError):
+        pdf.StaticFilesFetcher().fetch(url)
+
+
+@pytest.mark.parametrize("url", [PRINT_CSS, f"file://{STATIC_DIR}/advisor/print.css"])
+def test_fetcher_serves_the_projects_static_files(url):
+    response = pdf.StaticFilesFetcher().fetch(url)
+    assert response.content_type == "text/css"
+    assert response.read() == (STATIC_DIR / "advisor" / "print.css").read_bytes()
+
+
+def test_fetcher_serves_data_uris():
+    url = "data:image/svg+xml;base64," + base64.b64encode(b"<svg/>").decode()
+    response = pdf.StaticFilesFetcher().fetch(url)
+    assert response.content_type == "image/svg+xml"
+    assert response.read() == b"<svg/>"
+
+
+def test_fetcher_neither_contacts_a_server_nor_follows_its_redirect():
+    requests: list[str] = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", PRINT_CSS)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(PermissionError):
+            pdf.StaticFilesFetcher().fetch(f"http://127.0.0.1:{server.server_port}/static/advisor/print.css")
+        with pytest.raises(PermissionError):
+            pdf.StaticFilesFetcher().open(f"http://127.0.0.1:{server.server_port}/")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requests == []
+
+
+def test_filename_carries_the_title_or_the_protocol_and_the_date(report):
+    stem = f"protocol-advisor-head-office-to-leeds-branch-link-{report.created_at:%Y-%m-%d}"
+    assert pdf.filename(report) == f"{stem}.pdf"
+    assert pdf.filename(report, "letter") == f"{stem}-letter.pdf"
+    untitled = issue(title="")
+    date = f"{untitled.created_at:%Y-%m-%d}"
+    assert pdf.filename(untitled) == f"protocol-advisor-ipsec-esp-tunnel-mode-ikev2-{date}.pdf"
+
+
+def test_ensure_pdf_renders_and_stores_the_pdf(report):
+    stored = tasks.ensure_pdf(report, "a4", PERMALINK)
+    assert stored.status == ReportPDF.Status.READY
+    assert stored.error == ""
+    assert stored.rendered_at is not None
+    assert stored.render_ms > 0
+    assert stored.file.name.startswith("reports/")
+    assert stored.file.name.endswith(".pdf")
+    with stored.file.open("rb") as file:
+        content = file.read()
+    assert stored.size == len(content)
+    reader = PdfReader(io.BytesIO(content))
+    assert stored.pages == len(reader.pages) > 1
+    assert report.primary_name in text_of(reader)
+
+
+def test_ensure_pdf_renders_once_per_report_and_paper(report, render_count):
+    first = tasks.ensure_pdf(report, "a4", PERMALINK)
+    again = tasks.ensure_pdf(report, "a4", PERMALINK)
+    assert render_count == [1]
+    assert again.pk == first.pk
+    assert again.rendered_at == first.rendered_at
+    assert again.file.name == first.file.name
+    letter = tasks.ensure_pdf(report, "letter", PERMALINK)
+    assert render_count == [2]
+    assert letter.pk != first.pk
+    assert ReportPDF.objects.filter(report=report).count() == 2
+
+
+def test_failed_render_is_recorded_not_raised_and_not_retried_on_its_own(report, monkeypatch, render_count):
+    def broken(*args, **kwargs):
+        raise OSError("cannot load library 'libpango-1.0-0'")
+
+    monkeypatch.setattr(weasyprint.HTML, "render", broken)
+    stored = tasks.ensure_pdf(report, "a4", PERMALINK)
+    assert stored.status == ReportPDF.Status.FAILED
+    assert stored.error == "OSError: cannot load library 'libpango-1.0-0'"
+    assert not stored.file
+    assert tasks.ensure_pdf(report, "a4", PERMALINK).status == ReportPDF.Status.FAILED
+    assert render_count == [1]
+
+
+def test_ensure_pdf_refuses_an_unknown_paper_size_before_storing_anything(report):
+    with pytest.raises(ValueError, match="tabloid"):
+        tasks.ensure_pdf(report, "tabloid", PERMALINK)
+    assert not ReportPDF.objects.exists()
+
+
+def test_task_rendering_again_replaces_the_stored_file(report):
+    first = tasks.ensure_pdf(report, "a4", PERMALINK)
+    tasks.render_report_pdf.call(str(report.id), "a4", PERMALINK)
+    again = ReportPDF.objects.get()
+    assert again.status == ReportPDF.Status.READY
+    assert again.rendered_at > first.rendered_at
+    assert again.file.name != first.file.name
+    assert not again.file.storage.exists(first.file.name)
+
+
+def test_recommend_command_writes_the_pdf(tmp_path):
+    out, stdout, stderr = tmp_path / "out.pdf", io.StringIO(), io.StringIO()
+    arguments = ["--profile", "site-to-site", "--pdf", str(out), "--paper", "letter"]
+    call_command("recommend", *arguments, stdout=stdout, stderr=stderr)
+    assert "Recommended: IPsec ESP, tunnel mode (IKEv2)" in stdout.getvalue()
+    assert f"Wrote {out}" in stderr.getvalue()
+    reader = PdfReader(out)
+    assert len(reader.pages) > 1
+    assert round(reader.pages[0].mediabox.height) == 792
+    text = text_of(reader)
+    assert "IPsec ESP, tunnel mode (IKEv2)" in text
+    assert "(not stored)" in text
+    assert reader.metadata.title == pdf.DEFAULT_TITLE
+    assert not Report.objects.exists()

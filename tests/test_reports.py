@@ -1,0 +1,217 @@
+"""Reports: frozen snapshots, re-evaluation with a diff, escaping, feedback, and what the page says."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+
+from advisor import knowledge, reports
+from advisor.models import Assessment, Feedback, Option, Protocol, Question, Rating, Report, ReportPDF
+
+pytestmark = pytest.mark.django_db
+
+
+def issue(slug: str = "site-to-site", **cover) -> Report:
+    kb = knowledge.current()
+    return reports.issue(kb, kb.profile(slug).answers, **cover)
+
+
+def page(client, report: Report) -> str:
+    response = client.get(reverse("advisor:report", args=[report.id]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_report_page_carries_every_section(client):
+    body = page(client, issue("remote-access-managed"))
+    for heading in (
+        "1. Recommendation",
+        "2. Why",
+        "3. How every option scores",
+        "4. What would change the answer",
+        "5. Warnings and where sources disagree",
+        "Implementation checklist",
+        "7. Appendix",
+    ):
+        assert heading in body
+    assert "IPsec ESP, tunnel mode (IKEv2)" in body
+    assert "<svg" in body and "<rect" in body
+    assert "Remote access: IPsec or an SSL/TLS VPN?" in body
+    assert "RFC 7296" in body and "https://www.rfc-editor.org/rfc/rfc7296" in body
+
+
+def test_layered_report_gives_both_checklists(client):
+    body = page(client, issue("high-assurance-two-layers"))
+    assert "Why two layers:" in body
+    assert "6.1. Implementation checklist" in body and "6.2. Implementation checklist" in body
+
+
+def test_report_survives_admin_edits(client, staff_client):
+    report = issue()
+    before = page(client, report)
+    protocol = Protocol.objects.get(slug="ipsec-esp-tunnel")
+    Protocol.objects.filter(pk=protocol.pk).update(name="Renamed protocol")
+    Option.objects.filter(question__slug="scope", slug="between-sites").update(label="Renamed option")
+    rating = Rating.objects.get(protocol=protocol, criterion__slug="site-to-site")
+    rating.score = 0
+    rating.save()
+    stored = Report.objects.get(pk=report.pk)
+    assert stored.result == report.result and stored.answers == report.answers
+    after = page(client, stored)
+    assert "Renamed protocol" not in after and "Renamed option" not in after
+    assert "IPsec ESP, tunnel mode (IKEv2)" in after
+    assert "The knowledge base has changed since this report" in after
+    assert "The knowledge base has changed" not in before
+
+
+def test_reevaluation_makes_a_new_report_and_shows_what_changed(client):
+    report = issue()
+    rating = Rating.objects.get(protocol__slug="ipsec-esp-tunnel", criterion__slug="site-to-site")
+    rating.score = 0
+    rating.save()
+    response = client.post(reverse("advisor:reevaluate", args=[report.id]))
+    fresh = Report.objects.exclude(pk=report.pk).get()
+    assert response["Location"] == reverse("advisor:report", args=[fresh.id])
+    assert fresh.previous == report
+    assert fresh.knowledge_base_version == report.knowledge_base_version + 1
+    body = page(client, fresh)
+    assert "What changed since the report of" in body
+    change = reports.diff(report, fresh)
+    tunnel = next(row for row in change["rows"] if row["name"] == "IPsec ESP, tunnel mode (IKEv2)")
+    assert tunnel["delta"] < 0
+    assert f"{tunnel['delta']:.1f}" in body
+    assert Report.objects.get(pk=report.pk).result == report.result
+
+
+def test_reevaluation_explains_when_the_questions_changed(client):
+    report = issue()
+    Question.objects.filter(slug="volume").delete()
+    response = client.post(reverse("advisor:reevaluate", args=[report.id]), follow=True)
+    assert "no longer fit" in response.content.decode()
+    assert Report.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "text", ['<img src="http://127.0.0.1:1/x">', "file:///etc/passwd", "<script>alert(1)</script>"]
+)
+def test_user_text_on_the_cover_is_escaped(client, text):
+    body = page(client, issue(title=text, organisation=text))
+    assert escape(text) in body
+    if "<" in text:
+        assert text not in body
+
+
+def test_cover_fields_are_validated_without_losing_anything(client):
+    client.post(reverse("advisor:start"), {"profile": "email"})
+    assessment = Assessment.objects.get()
+    response = client.post(
+        reverse("advisor:review", args=[assessment.id]), {"title": "x" * 121, "organisation": "ACME"}
+    )
+    body = response.content.decode()
+    assert "at most 120 characters" in body
+    assert 'value="ACME"' in body
+    assert not Report.objects.exists()
+    response = client.post(
+        reverse("advisor:review", args=[assessment.id]), {"title": "Mail relay", "organisation": "ACME"}
+    )
+    report = Report.objects.get()
+    assert (report.title, report.organisation) == ("Mail relay", "ACME")
+    assert "Mail relay" in page(client, report)
+
+
+def test_feedback_is_stored(client):
+    report = issue()
+    response = client.post(
+        reverse("advisor:feedback", args=[report.id]), {"agrees": "no", "comment": "We have CGNAT."}
+    )
+    assert response.status_code == 302
+    feedback = Feedback.objects.get()
+    assert (feedback.agrees, feedback.comment, feedback.report) == (False, "We have CGNAT.", report)
+
+
+def test_feedback_without_a_verdict_keeps_the_comment(client):
+    report = issue()
+    response = client.post(reverse("advisor:feedback", args=[report.id]), {"comment": "Half a thought"})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Choose yes or no." in body and "Half a thought" in body
+    assert not Feedback.objects.exists()
+
+
+def test_unknown_report_is_404(client):
+    assert client.get("/reports/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_chart_bars_add_up_to_each_total():
+    result = issue().result
+    geometry = reports.chart(result)
+    for bar, row in zip(geometry["bars"], result["ranking"], strict=True):
+        width = sum(segment["width"] for segment in bar.segments)
+        assert width == pytest.approx(row["total"] * geometry["scale"], abs=0.1)
+
+
+def pdf_url(report: Report, paper: str = "") -> str:
+    return reverse("advisor:report_pdf", args=[report.id]) + (f"?paper={paper}" if paper else "")
+
+
+def test_pdf_download_is_an_attachment_served_from_storage_afterwards(client, monkeypatch):
+    from advisor import pdf
+
+    report = issue(title="Branch offices")
+    first = client.get(pdf_url(report))
+    assert first.status_code == 200
+    assert first["Content-Type"] == "application/pdf"
+    disposition = first["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert f"protocol-advisor-branch-offices-{report.created_at:%Y-%m-%d}.pdf" in disposition
+    body = b"".join(first.streaming_content)
+    assert body.startswith(b"%PDF")
+
+    def must_not_render(*args, **kwargs):
+        raise AssertionError("a stored PDF was rendered again")
+
+    monkeypatch.setattr(pdf, "layout", must_not_render)
+    again = client.get(pdf_url(report))
+    assert b"".join(again.streaming_content) == body
+    letter = client.get(pdf_url(report, "legal"))
+    assert letter.status_code == 400
+    assert "A4 or US Letter" in letter.content.decode()
+
+
+def test_failed_pdf_keeps_the_report_and_offers_a_retry(client, monkeypatch):
+    from advisor import pdf
+
+    report = issue()
+    layout = pdf.layout
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("font cache unavailable")
+
+    monkeypatch.setattr(pdf, "layout", broken)
+    response = client.get(pdf_url(report, "letter"))
+    assert response.status_code == 503
+    body = response.content.decode()
+    assert "could not be produced" in body and "Try the PDF again" in body
+    assert "IPsec ESP, tunnel mode (IKEv2)" in body
+    stored = ReportPDF.objects.get(report=report, paper="letter")
+    assert stored.status == ReportPDF.Status.FAILED and "font cache unavailable" in stored.error
+
+    monkeypatch.setattr(pdf, "layout", layout)
+    retry = client.post(reverse("advisor:report_pdf_retry", args=[report.id]), {"paper": "letter"})
+    assert retry["Location"] == pdf_url(report, "letter")
+    assert client.get(retry["Location"]).status_code == 200
+    assert ReportPDF.objects.get(report=report, paper="letter").status == ReportPDF.Status.READY
+
+
+def test_a_stalled_render_can_be_retried(client):
+    report = issue()
+    stuck = ReportPDF.objects.create(report=report, paper="a4")
+    ReportPDF.objects.filter(pk=stuck.pk).update(requested_at=timezone.now() - timedelta(hours=1))
+    response = client.get(pdf_url(report))
+    assert response.status_code == 503 and "Try the PDF again" in response.content.decode()
+    client.post(reverse("advisor:report_pdf_retry", args=[report.id]), {"paper": "a4"})
+    assert client.get(pdf_url(report)).status_code == 200
