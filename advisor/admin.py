@@ -16,6 +16,9 @@ from advisor.models import (
     ConsistencyRule,
     Criterion,
     Feedback,
+    Flow,
+    Guidance,
+    GuidanceSource,
     KnowledgeBaseVersion,
     Option,
     OptionEffect,
@@ -132,14 +135,14 @@ class CriterionRatingInline(RatingInline):
 class ProtocolAdmin(VersionedAdmin):
     list_display = ["name", "family", "layer", "ports", "rated_criteria", "order"]
     list_filter = ["family", "layer"]
-    search_fields = ["name", "slug", "summary", "guidance"]
+    search_fields = ["name", "slug", "summary", "mode"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["references"]
     inlines = [ProtocolRatingInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "family", "layer", "order", "summary"]}),
         ("Assessment", {"fields": ["strengths", "limitations"]}),
-        ("Configuration", {"fields": ["guidance", "ports", "references"]}),
+        ("Configuration", {"fields": ["mode", "ports", "references"]}),
     ]
 
     def get_queryset(self, request):
@@ -256,7 +259,7 @@ def dependency_cycle(question_id: int, proposed: set[int]) -> str | None:
 
 class OptionInline(admin.TabularInline):
     model = Option
-    fields = ["order", "slug", "label", "help_text", "is_unknown"]
+    fields = ["order", "slug", "label", "help_text", "is_unknown", "flow"]
     extra = 0
     min_num = 2
     show_change_link = True
@@ -270,10 +273,10 @@ class OptionInline(admin.TabularInline):
 @admin.register(Question)
 class QuestionAdmin(VersionedAdmin):
     form = QuestionAdminForm
-    list_display = ["order", "title", "text", "kind", "required", "condition"]
+    list_display = ["order", "title", "text", "kind", "required", "lever_cost", "condition"]
     list_display_links = ["title"]
-    list_filter = ["kind", "required"]
-    search_fields = ["title", "text", "help_text", "slug"]
+    list_filter = ["kind", "required", "lever_cost"]
+    search_fields = ["title", "text", "help_text", "slug", "assumption"]
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["condition_options"]
     inlines = [OptionInline]
@@ -297,18 +300,111 @@ class OptionEffectInline(PlainForeignKeysInline):
 
 @admin.register(Option)
 class OptionAdmin(VersionedAdmin):
-    list_display = ["label", "question", "is_unknown", "effect_summary"]
-    list_filter = ["question", "is_unknown"]
-    list_select_related = ["question"]
+    list_display = ["label", "question", "is_unknown", "flow", "bears_on", "effect_summary"]
+    list_filter = ["question", "is_unknown", "flow", "weakens_protection", "offered_as_change"]
+    list_select_related = ["question", "flow"]
     search_fields = ["label", "help_text", "slug", "question__title"]
+    filter_horizontal = ["applies_to"]
+    fields = [
+        "question",
+        "slug",
+        "order",
+        "label",
+        "help_text",
+        "is_unknown",
+        "flow",
+        "applies_to",
+        "weakens_protection",
+        "offered_as_change",
+    ]
     inlines = [OptionEffectInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("effects__criterion", "effects__protocol")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("effects__criterion", "effects__protocol", "applies_to")
+        )
+
+    @admin.display(description="bears on")
+    def bears_on(self, obj: Option) -> str:
+        if obj.flow is not None:
+            return f"its own flow ({obj.flow})"
+        return ", ".join(str(flow) for flow in obj.applies_to.all()) or "every flow"
 
     @admin.display(description="effects")
     def effect_summary(self, obj: Option) -> str:
         return "; ".join(str(effect) for effect in obj.effects.all()) or "none"
+
+
+@admin.register(Flow)
+class FlowAdmin(VersionedAdmin):
+    list_display = ["name", "slug", "order", "description"]
+    list_editable = ["order"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class GuidanceSourceInline(PlainForeignKeysInline):
+    model = GuidanceSource
+    fields = ["reference", "section"]
+    autocomplete_fields = ["reference"]
+    extra = 1
+    min_num = 1
+
+    def get_formset(self, request, obj=None, **kwargs):
+        """Every guidance item cites at least one source; the admin refuses one without."""
+        return super().get_formset(request, obj, validate_min=True, **kwargs)
+
+
+@admin.register(Guidance)
+class GuidanceAdmin(VersionedAdmin):
+    list_display = ["title", "kind", "protocol_names", "flow_names", "conditions", "order"]
+    list_filter = ["kind", "protocols", "flows"]
+    search_fields = ["title", "text", "slug"]
+    prepopulated_fields = {"slug": ["title"]}
+    filter_horizontal = ["protocols", "flows", "when_all", "when_any", "unless_any"]
+    inlines = [GuidanceSourceInline]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "kind", "text", "order"]}),
+        (
+            "Shown when",
+            {
+                "description": "Empty lists impose nothing. An item shows for a part of a design when the part "
+                "uses one of its protocols, protects one of its flows, and the answers meet every condition.",
+                "fields": ["protocols", "flows", "when_all", "when_any", "unless_any"],
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                "protocols", "flows", "when_all__question", "when_any__question", "unless_any__question"
+            )
+        )
+
+    @admin.display(description="protocols")
+    def protocol_names(self, obj: Guidance) -> str:
+        return ", ".join(p.name for p in obj.protocols.all()) or "any"
+
+    @admin.display(description="flows")
+    def flow_names(self, obj: Guidance) -> str:
+        return ", ".join(f.name for f in obj.flows.all()) or "any"
+
+    @admin.display(description="answers")
+    def conditions(self, obj: Guidance) -> str:
+        groups = [
+            ("all of", obj.when_all.all()),
+            ("any of", obj.when_any.all()),
+            ("none of", obj.unless_any.all()),
+        ]
+        return (
+            "; ".join(f"{words} {', '.join(map(str, options))}" for words, options in groups if options)
+            or "always"
+        )
 
 
 @admin.register(OptionEffect)

@@ -38,6 +38,8 @@ class OptionOut(Schema):
     label: str
     help_text: str
     is_unknown: bool
+    flow: str | None = Field(description="The flow this option adds to the design, if any.")
+    applies_to: list[str] = Field(description="The flows this answer bears on; empty for all of them.")
 
 
 class ConditionOut(Schema):
@@ -54,6 +56,7 @@ class QuestionOut(Schema):
     kind: str
     required: bool
     shown_when_any: list[ConditionOut] = Field(description="Asked only when one of these answers was given.")
+    assumption: str = Field(description="What the advice assumes when this is left open.")
     options: list[OptionOut]
 
 
@@ -71,7 +74,7 @@ class AnswersIn(Schema):
 
     answers: dict[str, list[str]] = Field(
         description="Question slug to the slugs of the chosen options; a single-choice question takes one.",
-        examples=[{"scope": ["between-sites"], "path": ["nat", "udp-open"]}],
+        examples=[{"scope": ["site-link", "public-service"], "path": ["nat", "udp-open"]}],
     )
 
 
@@ -141,14 +144,15 @@ class WeightFlipOut(Schema):
 class AnswerChangeOut(AnswerRef):
     change: str = Field(description="'choose', 'add', 'remove' or 'swap'.")
     replaces: str | None
-    new_leader: ProtocolRef | None
+    flow: str | None = Field(
+        description="The flow of the part that would change; null for a one-part design."
+    )
+    part: str = Field(description="The name of that part.")
+    new_leader: ProtocolRef | None = Field(description="The part's new protocol (outer layer when layered).")
+    new_inner: ProtocolRef | None = Field(description="A layered part's new inner layer.")
+    settles_open_question: bool = Field(description="The question was left open or answered “I don't know”.")
+    cost: int = Field(description="How hard the change is in practice, 0 (describes the case) to 5.")
     sentence: str
-
-
-class LayeringOut(Schema):
-    network: ProtocolRef
-    application: ProtocolRef
-    reason: str
 
 
 class WarningOut(Schema):
@@ -163,34 +167,85 @@ class UnknownOut(Schema):
     question_title: str
 
 
-class GuidanceOut(Schema):
+class AssumptionOut(UnknownOut):
+    text: str = Field(description="What the advice assumes for this open question.")
+
+
+class CitedOut(ReferenceOut):
+    section: str = Field(description="The section, requirement or clause the item rests on.")
+
+
+class GuidanceItemOut(Schema):
+    slug: str
+    kind: str = Field(description="'configuration', 'checklist' or 'pitfall'.")
+    title: str
+    text: str
+    sources: list[CitedOut]
+
+
+class ProtocolFactsOut(Schema):
     protocol: ProtocolRef
     summary: str
-    configuration: list[str]
     ports: str
     strengths: list[str]
     limitations: list[str]
     references: list[ReferenceOut]
 
 
-class RecommendationOut(Schema):
+class FlowRef(Schema):
+    slug: str
+    name: str
+
+
+class LayerOut(Schema):
+    role: str = Field(description="'single', or 'outer' and 'inner' for a layered part.")
+    protocol: ProtocolRef
+    mode: str = Field(description="How the protocol is run for these answers.")
+
+
+class PartOut(Schema):
+    flow: FlowRef | None = Field(description="The flow this part protects; null when the answers name none.")
+    name: str
     primary: ProtocolRef | None = Field(
-        description="The recommended protocol; null when constraints exclude all."
+        description="The part's protocol (outer layer when layered); null when nothing meets every requirement."
     )
-    runner_up: ProtocolRef | None
+    layers: list[LayerOut]
+    runner_up: ProtocolRef | None = Field(
+        description="The best alternative that meets every hard requirement."
+    )
     margin: float | None = Field(description="Points between the primary and the runner-up.")
-    knowledge_base_version: int
-    layering: LayeringOut | None
+    close_call: bool
+    tie: bool
+    why: list[str] = Field(description="Why this part gets its protocol, in sentences.")
+    conflict: str | None = Field(description="When nothing meets every requirement: which answers clash.")
+    layered_by: list[AnswerRef]
     ranking: list[RankedOut]
     excluded: list[ExclusionOut]
     weights: list[WeightOut]
     sensitivity: list[WeightFlipOut]
-    answer_changes: list[AnswerChangeOut]
+    protocols: list[ProtocolFactsOut]
+    guidance: list[GuidanceItemOut] = Field(description="Guidance chosen by the answers for this part.")
+
+
+class RecommendationOut(Schema):
+    format: int = Field(description="Version of this shape.")
+    knowledge_base_version: int
+    kind: str = Field(
+        description="'single' (one part), 'parts' (several flows) or 'layered' (two layers somewhere)."
+    )
+    summary: str = Field(description="The decision in a sentence or two.")
+    primary: ProtocolRef | None = Field(description="The first part's protocol, for one-part designs.")
+    parts: list[PartOut]
+    answer_changes: list[AnswerChangeOut] = Field(
+        description="At most five, cheapest and most realistic first."
+    )
     warnings: list[WarningOut]
     answers: list[AnswerRef]
     ignored_answers: list[AnswerRef]
     unknown: list[UnknownOut]
-    guidance: list[GuidanceOut]
+    assumptions: list[AssumptionOut]
+    guidance: list[GuidanceItemOut] = Field(description="Guidance for the whole design.")
+    references: list[ReferenceOut] = Field(description="Every source the recommendation cites.")
 
 
 def _error(request: HttpRequest, detail: str, errors: dict[str, list[str]]) -> HttpResponse:
@@ -225,7 +280,10 @@ def questions(request: HttpRequest):
         {
             **engine.dataclass_dict(question),
             "shown_when_any": [{"question": q, "option": o} for q, o in sorted(question.condition)],
-            "options": [engine.dataclass_dict(option) for option in question.options],
+            "options": [
+                {**engine.dataclass_dict(option), "applies_to": sorted(option.applies_to)}
+                for option in question.options
+            ],
         }
         for question in kb.questions
     ]
@@ -242,7 +300,7 @@ def profiles(request: HttpRequest):
 @api.post(
     "/recommendations",
     response={200: RecommendationOut, 400: ErrorOut},
-    summary="Rank every protocol for a set of answers and explain the result",
+    summary="Design the protection for a set of answers, part by part, and explain it",
 )
 def recommendations(request: HttpRequest, payload: AnswersIn):
     kb = knowledge.current()

@@ -1,29 +1,45 @@
 """The recommendation engine: pure Python over an immutable snapshot of the knowledge base.
 
 No ORM, request or settings in here. Given a `KnowledgeBase` and the answers
-(question slug -> chosen option slugs), `recommend` scores every protocol on a
-0-100 scale, keeps the contribution of every criterion so the result can be
-explained, applies hard constraints, and computes what would change the answer.
+(question slug -> chosen option slugs), `recommend` returns a design: one part
+for every flow the user needs protected (a link between sites, remote access,
+a public service...), each with the protocol that fits it, its mode, why, the
+runner-up and what it would have cost.
 
-Scoring, in one line: each criterion's weight is its base weight plus the
-weights that chosen options add; a protocol's score is the weighted mean of its
-ratings, scaled so that a protocol rated 5 everywhere scores 100. Ties go to
-the protocol listed first in the knowledge base.
+For each part, in this order:
+1. Hard requirements bind: an answer that bears on the part can exclude or
+   require protocols, with its reason, before anything is scored. An answer
+   can also demand two independent layers, which makes the part layered.
+2. Scoring: each criterion's weight is its base weight plus the weights that
+   the part's answers add; a protocol's score is the weighted mean of its
+   ratings, scaled so that a protocol rated 5 everywhere scores 100. Ties go
+   to the protocol listed first in the knowledge base, and are named as ties.
+3. Explanation: sentences built from the binding answers and the criteria
+   that separate the leader from the runner-up; guidance items chosen by the
+   answers; and at most five realistic answer changes that would change it.
+
+"I don't know" and unanswered questions never exclude and never weigh; the
+result lists the assumption the knowledge base makes for each of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import partial
 from types import MappingProxyType
 
 RATING_MAX = 5
 SINGLE = "single"
-WEIGHT, EXCLUDE, REQUIRE = "weight", "exclude", "require"
-LAYERED, TLS_FAMILY, NETWORK_LAYER = "layered", "tls", "network"
+WEIGHT, EXCLUDE, REQUIRE, LAYERS = "weight", "exclude", "require", "layers"
+NETWORK_LAYER, TUNNEL_LAYER, APPLICATION_LAYER = "network", "tunnel", "application"
+MODE = "mode"
+CLOSE_CALL = 3.0
+"""Points within which a lead is a close call: one rating or weight edit could reverse it."""
+MAX_LEVERS = 5
 
 Answers = Mapping[str, tuple[str, ...]]
+Pair = tuple[str, str]
 
 
 # --- The knowledge base snapshot ------------------------------------------------------------
@@ -49,9 +65,19 @@ class Protocol:
     summary: str
     strengths: tuple[str, ...]
     limitations: tuple[str, ...]
-    guidance: tuple[str, ...]
+    mode: str
     ports: str
     references: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A kind of flow to protect; a design has one part per flow the answers name."""
+
+    slug: str
+    name: str
+    description: str
+    order: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +114,19 @@ class Option:
     is_unknown: bool
     effects: tuple[Effect, ...]
     help_text: str = ""
+    flow: str | None = None
+    """The flow this option adds to the design; its effects then bear on that part alone."""
+    applies_to: frozenset[str] = frozenset()
+    """The flows this option's effects bear on; empty for all of them."""
+    weakens: bool = False
+    """Choosing it gives up protection, so it is never offered as a way to change the result."""
+    offered_as_change: bool = True
+    """False for answers that describe a harder situation: offered only to settle an open question."""
+
+    def bears_on(self, flow: str | None) -> bool:
+        if self.flow is not None:
+            return self.flow == flow
+        return flow is None or not self.applies_to or flow in self.applies_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +139,12 @@ class Question:
     kind: str
     required: bool
     options: tuple[Option, ...]
-    condition: frozenset[tuple[str, str]] = frozenset()
+    condition: frozenset[Pair] = frozenset()
     """(question slug, option slug) pairs; the question is asked when any of them was chosen."""
+    assumption: str = ""
+    """What the advice assumes when this question is left open or answered “I don't know”."""
+    lever_cost: int = 3
+    """0 when the answer describes the case (never offered as a change); else 1 (easy) to 5 (hard)."""
 
     def option(self, slug: str) -> Option | None:
         return next((option for option in self.options if option.slug == slug), None)
@@ -125,17 +168,55 @@ class Rule:
     slug: str
     message: str
     severity: str
-    when_all: frozenset[tuple[str, str]]
-    unless_any: frozenset[tuple[str, str]]
+    when_all: frozenset[Pair]
+    unless_any: frozenset[Pair]
     references: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    reference: str
+    section: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Guidance:
+    """A checklist item, pitfall, configuration note or mode, shown only where its conditions hold."""
+
+    slug: str
+    kind: str
+    title: str
+    text: str
+    order: int = 0
+    protocols: frozenset[str] = frozenset()
+    flows: frozenset[str] = frozenset()
+    when_all: frozenset[Pair] = frozenset()
+    when_any: frozenset[Pair] = frozenset()
+    unless_any: frozenset[Pair] = frozenset()
+    sources: tuple[Source, ...] = ()
+
+    def holds(self, chosen: frozenset[Pair]) -> bool:
+        """Whether the answers meet the item's answer conditions (protocols and flows aside)."""
+        return (
+            self.when_all <= chosen
+            and (not self.when_any or not self.when_any.isdisjoint(chosen))
+            and self.unless_any.isdisjoint(chosen)
+        )
+
+    @property
+    def design_wide(self) -> bool:
+        return not self.protocols and not self.flows
+
+
+@dataclass(frozen=True, slots=True)
 class _OptionEffects:
-    """What one option does to the ranking, precomputed: points for every protocol, packed, and exclusions."""
+    """What one option does to a ranking, precomputed: points for every protocol, packed, and constraints."""
 
     points: int
     excludes: frozenset[str]
+    layers: bool
+    names_flow: bool
+    """The option adds a flow; its exclusions say what cannot protect that flow alone, not what cannot run inside it."""
 
 
 @dataclass(frozen=True)
@@ -148,31 +229,34 @@ class KnowledgeBase:
     profiles: tuple[Profile, ...]
     references: Mapping[str, Reference]
     rules: tuple[Rule, ...] = ()
+    flows: tuple[Flow, ...] = ()
+    guidance: tuple[Guidance, ...] = ()
     _field_bits: int = field(init=False, repr=False, compare=False)
     _base_points: int = field(init=False, repr=False, compare=False)
-    _options: Mapping[tuple[str, str], _OptionEffects] = field(init=False, repr=False, compare=False)
+    _options: Mapping[Pair, _OptionEffects] = field(init=False, repr=False, compare=False)
     _questions: Mapping[str, Question] = field(init=False, repr=False, compare=False)
     _protocols: Mapping[str, Protocol] = field(init=False, repr=False, compare=False)
+    _flows: Mapping[str, Flow] = field(init=False, repr=False, compare=False)
     _openers: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Precompute lookups and the points that base weights and each option add.
 
-        Ranking alternatives (what would change the answer) means summing the
-        points of a dozen options for every protocol, dozens of times per
-        recommendation. Each option's points for all protocols are therefore
-        packed into one integer, a fixed-width field per protocol wide enough
-        for the largest possible total, so adding an option is one addition.
+        Finding what would change the answer means re-ranking every part for
+        dozens of alternative answers. Each option's points for all protocols
+        are therefore packed into one integer, a fixed-width field per protocol
+        wide enough for the largest possible total, so adding an option is one
+        addition. A missing rating counts as 0.
         """
         setup = partial(object.__setattr__, self)
         most_weight = sum(c.base_weight for c in self.criteria) + sum(
-            e.weight for q in self.questions for o in q.options for e in o.effects if e.kind == WEIGHT
+            max(e.weight, 0) for q in self.questions for o in q.options for e in o.effects if e.kind == WEIGHT
         )
         setup("_field_bits", (RATING_MAX * most_weight).bit_length() + 1)
         setup(
             "_base_points",
             self._pack(
-                sum(c.base_weight * self.ratings[p.slug, c.slug].score for c in self.criteria)
+                sum(c.base_weight * self.rating(p.slug, c.slug) for c in self.criteria)
                 for p in self.protocols
             ),
         )
@@ -187,28 +271,38 @@ class KnowledgeBase:
                     excludes |= every_protocol - required
                 options[question.slug, option.slug] = _OptionEffects(
                     self._pack(
-                        sum(e.weight * self.ratings[p.slug, e.criterion].score for e in weights)
+                        sum(max(e.weight, 0) * self.rating(p.slug, e.criterion) for e in weights)
                         for p in self.protocols
                     ),
                     frozenset(excludes),
+                    any(e.kind == LAYERS for e in option.effects),
+                    option.flow is not None,
                 )
         setup("_options", MappingProxyType(options))
         setup("_questions", MappingProxyType({q.slug: q for q in self.questions}))
         setup("_protocols", MappingProxyType({p.slug: p for p in self.protocols}))
+        setup("_flows", MappingProxyType({f.slug: f for f in self.flows}))
         setup("_openers", frozenset(slug for q in self.questions for slug, _ in q.condition))
 
-    def _pack(self, values) -> int:
+    def _pack(self, values: Iterable[int]) -> int:
         return sum(value << (i * self._field_bits) for i, value in enumerate(values))
 
     def _unpack(self, packed: int) -> list[int]:
         mask = (1 << self._field_bits) - 1
         return [(packed >> (i * self._field_bits)) & mask for i in range(len(self.protocols))]
 
+    def rating(self, protocol: str, criterion: str | None) -> int:
+        rating = self.ratings.get((protocol, criterion))
+        return rating.score if rating is not None else 0
+
     def question(self, slug: str) -> Question | None:
         return self._questions.get(slug)
 
     def protocol(self, slug: str) -> Protocol:
         return self._protocols[slug]
+
+    def flow(self, slug: str | None) -> Flow | None:
+        return self._flows.get(slug) if slug else None
 
     def profile(self, slug: str) -> Profile | None:
         return next((profile for profile in self.profiles if profile.slug == slug), None)
@@ -231,7 +325,7 @@ def visible_questions(kb: KnowledgeBase, answers: Answers) -> tuple[Question, ..
     Conditions only look back, so one pass in order decides; an answer to a
     question that is not asked cannot open another.
     """
-    chosen: set[tuple[str, str]] = set()
+    chosen: set[Pair] = set()
     visible = []
     for question in kb.questions:
         if question.condition and question.condition.isdisjoint(chosen):
@@ -336,23 +430,30 @@ class WeightFlip:
 
 @dataclass(frozen=True, slots=True)
 class AnswerChange:
-    """A different answer that would put another protocol first."""
+    """A different answer that would change one part of the design."""
 
     question: str
     change: str
     """'choose' (the answer becomes `option`), or for multiple choice 'add', 'remove' or 'swap'."""
     option: str
     new_leader: str | None
-    """None when the change would leave no protocol standing."""
+    """The part's new protocol (its outer layer when layered); None when nothing would stand."""
     replaces: str | None = None
     """For 'swap': the chosen option that `option` takes the place of."""
+    flow: str | None = None
+    """The flow of the part that would change."""
+    new_inner: str | None = None
+    """For a layered part: the new inner layer."""
+    settles_open_question: bool = False
+    """The question was left open or answered “I don't know”: answering it is the cheapest change."""
 
 
 @dataclass(frozen=True, slots=True)
-class Layering:
-    network: str
-    application: str
-    reason: str
+class Layer:
+    role: str
+    """'single', or 'outer' and 'inner' for a layered part."""
+    protocol: str
+    mode: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +462,48 @@ class Warning:
     severity: str
     message: str
     references: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Assumption:
+    question: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Part:
+    """One flow of the design, ranked with the answers that bear on it."""
+
+    flow: str | None
+    """None when the answers name no flow: one part covers everything described."""
+    weights: Mapping[str, int]
+    weight_sources: tuple[WeightSource, ...]
+    ranking: tuple[Score, ...]
+    excluded: tuple[Exclusion, ...]
+    layers: tuple[Layer, ...]
+    runner_up: str | None
+    margin: float | None
+    layered_by: tuple[Pair, ...]
+    """The answers that demand two independent layers for this part."""
+    sensitivity: tuple[WeightFlip, ...]
+    guidance: tuple[str, ...]
+    """Slugs of the guidance items that apply to this part and not to the whole design."""
+    why: tuple[str, ...] = ()
+
+    @property
+    def primary(self) -> str | None:
+        return self.layers[0].protocol if self.layers else None
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(layer.protocol for layer in self.layers))
+
+    @property
+    def close_call(self) -> bool:
+        return self.margin is not None and self.margin < CLOSE_CALL
+
+    def score(self, protocol: str) -> Score | None:
+        return next((score for score in self.ranking if score.protocol == protocol), None)
 
 
 @dataclass(frozen=True)
@@ -372,20 +515,56 @@ class Recommendation:
     """Answers to questions that the other answers no longer ask; they count for nothing."""
     unknown: tuple[str, ...]
     """Questions answered “I don't know” or left open: they widen the result."""
-    weights: Mapping[str, int]
-    weight_sources: tuple[WeightSource, ...]
-    ranking: tuple[Score, ...]
-    excluded: tuple[Exclusion, ...]
-    primary: str | None
-    runner_up: str | None
-    margin: float | None
-    layering: Layering | None
-    sensitivity: tuple[WeightFlip, ...]
+    assumptions: tuple[Assumption, ...]
+    parts: tuple[Part, ...]
+    summary: str
+    """The decision in a sentence or two."""
     answer_changes: tuple[AnswerChange, ...]
     warnings: tuple[Warning, ...]
+    guidance: tuple[str, ...]
+    """Slugs of the guidance items that apply to the whole design."""
+
+    @property
+    def kind(self) -> str:
+        if any(len(part.layers) > 1 for part in self.parts):
+            return "layered"
+        return "parts" if len(self.parts) > 1 else "single"
+
+    # The first part, for callers that ask about a one-part design.
+    @property
+    def primary(self) -> str | None:
+        return self.parts[0].primary
+
+    @property
+    def runner_up(self) -> str | None:
+        return self.parts[0].runner_up
+
+    @property
+    def margin(self) -> float | None:
+        return self.parts[0].margin
+
+    @property
+    def ranking(self) -> tuple[Score, ...]:
+        return self.parts[0].ranking
+
+    @property
+    def excluded(self) -> tuple[Exclusion, ...]:
+        return self.parts[0].excluded
+
+    @property
+    def weights(self) -> Mapping[str, int]:
+        return self.parts[0].weights
+
+    @property
+    def weight_sources(self) -> tuple[WeightSource, ...]:
+        return self.parts[0].weight_sources
+
+    @property
+    def sensitivity(self) -> tuple[WeightFlip, ...]:
+        return self.parts[0].sensitivity
 
     def score(self, protocol: str) -> Score | None:
-        return next((score for score in self.ranking if score.protocol == protocol), None)
+        return self.parts[0].score(protocol)
 
 
 def _split_answers(
@@ -398,188 +577,282 @@ def _split_answers(
     return counted, ignored
 
 
-def _constraints(kb: KnowledgeBase, answers: Answers) -> dict[str, list[Exclusion]]:
+def _pairs(answers: Answers) -> Iterator[Pair]:
+    return ((question, option) for question, options in answers.items() for option in options)
+
+
+def flows_of(kb: KnowledgeBase, answers: Answers) -> tuple[str | None, ...]:
+    """The flows the answers name, in the knowledge base's order; (None,) when they name none."""
+    chosen = set()
+    for question, option in _pairs(answers):
+        found = kb.question(question).option(option)
+        if found.flow is not None:
+            chosen.add(found.flow)
+    return tuple(f.slug for f in kb.flows if f.slug in chosen) or (None,)
+
+
+def _bearing(kb: KnowledgeBase, answers: Answers, flow: str | None) -> list[Pair]:
+    """The chosen answers whose effects bear on the part for `flow`."""
+    return [pair for pair in _pairs(answers) if kb.question(pair[0]).option(pair[1]).bears_on(flow)]
+
+
+def _constraints(kb: KnowledgeBase, pairs: Iterable[Pair]) -> dict[str, list[Exclusion]]:
     excluded: dict[str, list[Exclusion]] = {}
-    for question in kb.questions:
-        for option_slug in answers.get(question.slug, ()):
-            option = question.option(option_slug)
-            required = {effect.protocol: effect for effect in option.effects if effect.kind == REQUIRE}
-            for effect in option.effects:
-                if effect.kind == EXCLUDE:
-                    excluded.setdefault(effect.protocol, []).append(
-                        Exclusion(effect.protocol, question.slug, option.slug, EXCLUDE, effect.reason)
+    for question_slug, option_slug in pairs:
+        option = kb.question(question_slug).option(option_slug)
+        required = {effect.protocol: effect for effect in option.effects if effect.kind == REQUIRE}
+        for effect in option.effects:
+            if effect.kind == EXCLUDE:
+                excluded.setdefault(effect.protocol, []).append(
+                    Exclusion(effect.protocol, question_slug, option_slug, EXCLUDE, effect.reason)
+                )
+        if required:
+            reason = next(iter(required.values())).reason
+            for protocol in kb.protocols:
+                if protocol.slug not in required:
+                    excluded.setdefault(protocol.slug, []).append(
+                        Exclusion(protocol.slug, question_slug, option_slug, REQUIRE, reason)
                     )
-            if required:
-                reason = next(iter(required.values())).reason
-                for protocol in kb.protocols:
-                    if protocol.slug not in required:
-                        excluded.setdefault(protocol.slug, []).append(
-                            Exclusion(protocol.slug, question.slug, option.slug, REQUIRE, reason)
-                        )
     return excluded
 
 
-def _tally(kb: KnowledgeBase, pairs) -> tuple[int, set[str]]:
-    """Every protocol's weighted rating sum (packed) and the excluded protocols, for chosen answers."""
-    points = kb._base_points
-    excluded: set[str] = set()
+@dataclass(slots=True)
+class _Tally:
+    points: int
+    excluded: set[str]
+    """Protocols that cannot protect the part."""
+    barred: set[str]
+    """Protocols that cannot run in the part at all, even as an inner layer."""
+    layered: bool
+
+
+def _tally(kb: KnowledgeBase, pairs: Iterable[Pair]) -> _Tally:
+    """Every protocol's weighted rating sum (packed), the exclusions, and whether two layers are due."""
+    tally = _Tally(kb._base_points, set(), set(), False)
     for pair in pairs:
         effects = kb._options[pair]
-        points += effects.points
-        excluded |= effects.excludes
-    return points, excluded
+        tally.points += effects.points
+        tally.excluded |= effects.excludes
+        if not effects.names_flow:
+            tally.barred |= effects.excludes
+        tally.layered = tally.layered or effects.layers
+    return tally
 
 
-def _best(kb: KnowledgeBase, points: int, excluded: set[str]) -> str | None:
+def _outer_candidates(kb: KnowledgeBase) -> frozenset[str]:
+    return frozenset(p.slug for p in kb.protocols if p.layer in (NETWORK_LAYER, TUNNEL_LAYER))
+
+
+def _inner_candidates(kb: KnowledgeBase) -> frozenset[str]:
+    return frozenset(p.slug for p in kb.protocols if p.layer == APPLICATION_LAYER)
+
+
+def _best(kb: KnowledgeBase, totals: list[int], excluded: set[str], among: frozenset[str] | None = None):
     """The leader: most weighted points (the weight total is shared), ties to the protocol listed first."""
     best: tuple[int, int, str] | None = None
-    for protocol, total in zip(kb.protocols, kb._unpack(points), strict=True):
-        if protocol.slug not in excluded and (best is None or (total, -protocol.order) > best[:2]):
+    for protocol, total in zip(kb.protocols, totals, strict=True):
+        if protocol.slug in excluded or (among is not None and protocol.slug not in among):
+            continue
+        if best is None or (total, -protocol.order) > best[:2]:
             best = (total, -protocol.order, protocol.slug)
     return best[2] if best else None
 
 
-def _leader(kb: KnowledgeBase, answers: Answers) -> str | None:
-    asked = visible_questions(kb, answers)
-    return _best(kb, *_tally(kb, ((q.slug, o) for q in asked for o in answers.get(q.slug, ()))))
+def _choose_layers(
+    kb: KnowledgeBase, totals: list[int], excluded: set[str], barred: set[str], layered: bool
+) -> tuple[str | None, str | None]:
+    """The part's protocol, or its outer and inner layers when two independent layers are due.
 
-
-def recommend(kb: KnowledgeBase, answers: Answers) -> Recommendation:
-    """Rank every protocol for `answers` and explain the result. Missing answers widen it."""
-    errors = answer_errors(kb, answers)
-    if errors:
-        raise InvalidAnswers(errors)
-    counted, ignored = _split_answers(kb, answers)
-
-    weights = {criterion.slug: criterion.base_weight for criterion in kb.criteria}
-    sources = [WeightSource(c.slug, c.base_weight) for c in kb.criteria if c.base_weight]
-    for question in kb.questions:
-        for option_slug in counted.get(question.slug, ()):
-            for effect in question.option(option_slug).effects:
-                if effect.kind == WEIGHT:
-                    weights[effect.criterion] += effect.weight
-                    sources.append(WeightSource(effect.criterion, effect.weight, question.slug, option_slug))
-    total_weight = sum(weights.values())
-
-    scores = []
-    for protocol in kb.protocols:
-        contributions = tuple(
-            Contribution(
-                criterion.slug,
-                weights[criterion.slug],
-                kb.ratings[protocol.slug, criterion.slug].score,
-                _share(
-                    weights[criterion.slug] * kb.ratings[protocol.slug, criterion.slug].score, total_weight
-                ),
-            )
-            for criterion in kb.criteria
-        )
-        raw_points = sum(c.weight * c.rating for c in contributions)
-        scores.append(Score(protocol.slug, _share(raw_points, total_weight), contributions))
-
-    excluded_by = _constraints(kb, counted)
-    order = {protocol.slug: protocol.order for protocol in kb.protocols}
-    raw = {score.protocol: sum(c.weight * c.rating for c in score.contributions) for score in scores}
-    ranking = tuple(
-        sorted(
-            (score for score in scores if score.protocol not in excluded_by),
-            key=lambda score: (-raw[score.protocol], order[score.protocol]),
-        )
+    The outer layer protects the network path (IPsec, WireGuard or a TLS tunnel)
+    and must meet every requirement of the part. The inner layer protects each
+    application (TLS) and need not cover the whole flow on its own, so only the
+    requirements that bar a protocol outright apply to it. When no application
+    layer is possible, the inner layer is a second, independent network layer,
+    as NSA CSfC capability packages allow.
+    """
+    if not layered:
+        return _best(kb, totals, excluded), None
+    outer = _best(kb, totals, excluded, _outer_candidates(kb))
+    if outer is None:
+        return None, None
+    inner = _best(kb, totals, barred, _inner_candidates(kb)) or _best(
+        kb, totals, excluded | {outer}, _outer_candidates(kb)
     )
-    primary = ranking[0].protocol if ranking else None
-    runner_up = ranking[1].protocol if len(ranking) > 1 else None
-    margin = ranking[0].total - ranking[1].total if len(ranking) > 1 else None
+    return outer, inner or outer
 
-    unknown = tuple(
-        question.slug
-        for question in visible_questions(kb, counted)
-        if question.slug not in counted or all(question.option(o).is_unknown for o in counted[question.slug])
-    )
-    return Recommendation(
-        knowledge_base_version=kb.version,
-        answers=MappingProxyType(counted),
-        ignored_answers=MappingProxyType(ignored),
-        unknown=unknown,
-        weights=MappingProxyType(weights),
-        weight_sources=tuple(sources),
-        ranking=ranking,
-        excluded=tuple(
-            exclusion for protocol in kb.protocols for exclusion in excluded_by.get(protocol.slug, ())
-        ),
-        primary=primary,
-        runner_up=runner_up,
-        margin=margin,
-        layering=_layering(kb, scores, excluded_by, weights, primary, runner_up),
-        sensitivity=_weight_flips(kb, ranking, weights, raw),
-        answer_changes=_answer_changes(kb, counted, primary),
-        warnings=_warnings(kb, counted),
-    )
+
+def _signature(kb: KnowledgeBase, answers: Answers, flow: str | None) -> tuple[str | None, str | None]:
+    """The protocols a part would get for `answers`, in a few additions: for comparing alternatives."""
+    tally = _tally(kb, _bearing(kb, answers, flow))
+    return _choose_layers(kb, kb._unpack(tally.points), tally.excluded, tally.barred, tally.layered)
 
 
 def _share(weighted_rating: int, total_weight: int) -> float:
     return 100.0 * weighted_rating / (RATING_MAX * total_weight) if total_weight else 0.0
 
 
-def _layering(
-    kb: KnowledgeBase,
-    scores: list[Score],
-    excluded_by: Mapping[str, list[Exclusion]],
-    weights: Mapping[str, int],
-    primary: str | None,
-    runner_up: str | None,
-) -> Layering | None:
-    """When a layered design wins, name the network layer and the application layer to combine."""
-    if primary is None or kb.protocol(primary).family != LAYERED:
-        return None
-    # Parts of the design are judged on their own merits: a "require layering" answer does not rule them out.
-    usable = [
-        score
-        for score in sorted(scores, key=lambda score: -score.total)
-        if all(exclusion.kind == REQUIRE for exclusion in excluded_by.get(score.protocol, ()))
-        and kb.protocol(score.protocol).family != LAYERED
-    ]
-    network = next((s.protocol for s in usable if kb.protocol(s.protocol).layer == NETWORK_LAYER), None)
-    application = next((s.protocol for s in usable if kb.protocol(s.protocol).family == TLS_FAMILY), None)
-    if network is None or application is None:
-        return None
-    required = next(
-        (e.reason for exclusions in excluded_by.values() for e in exclusions if e.kind == REQUIRE), None
+def _score_part(kb: KnowledgeBase, counted: Answers, flow: str | None) -> Part:
+    """Rank the protocols for one flow with the answers that bear on it.
+
+    Guidance and modes are chosen with the same answers, so an answer about
+    another flow (who runs the far end of a site link, say) never puts an item
+    into the part for a public service.
+    """
+    pairs = _bearing(kb, counted, flow)
+    chosen = frozenset(pairs)
+    weights = {criterion.slug: criterion.base_weight for criterion in kb.criteria}
+    sources = [WeightSource(c.slug, c.base_weight) for c in kb.criteria if c.base_weight]
+    layered_by = []
+    for question_slug, option_slug in pairs:
+        for effect in kb.question(question_slug).option(option_slug).effects:
+            if effect.kind == WEIGHT and effect.criterion in weights:
+                weights[effect.criterion] += effect.weight
+                sources.append(WeightSource(effect.criterion, effect.weight, question_slug, option_slug))
+            elif effect.kind == LAYERS:
+                layered_by.append((question_slug, option_slug))
+    total_weight = sum(weights.values())
+
+    scores, raw = [], {}
+    for protocol in kb.protocols:
+        contributions = tuple(
+            Contribution(
+                criterion.slug,
+                weights[criterion.slug],
+                kb.rating(protocol.slug, criterion.slug),
+                _share(weights[criterion.slug] * kb.rating(protocol.slug, criterion.slug), total_weight),
+            )
+            for criterion in kb.criteria
+        )
+        raw[protocol.slug] = sum(c.weight * c.rating for c in contributions)
+        scores.append(Score(protocol.slug, _share(raw[protocol.slug], total_weight), contributions))
+
+    excluded_by = _constraints(kb, pairs)
+    barred = set(_constraints(kb, [pair for pair in pairs if not kb._options[pair].names_flow]))
+    order = {protocol.slug: protocol.order for protocol in kb.protocols}
+    ranking = tuple(
+        sorted(
+            (score for score in scores if score.protocol not in excluded_by),
+            key=lambda score: (-raw[score.protocol], order[score.protocol]),
+        )
     )
-    if required:
-        reason = required
-    else:
-        rival = runner_up or primary
-        advantage = sorted(
-            kb.criteria,
-            key=lambda c: (
-                -weights[c.slug] * (kb.ratings[primary, c.slug].score - kb.ratings[rival, c.slug].score)
-            ),
-        )[:2]
-        reason = "The answers put most weight on " + " and ".join(c.name.lower() for c in advantage) + "."
-    return Layering(network, application, reason)
+    totals = [raw[p.slug] for p in kb.protocols]
+    outer, inner = _choose_layers(kb, totals, set(excluded_by), barred, bool(layered_by))
+    layers: tuple[Layer, ...] = ()
+    if outer is not None and inner is None:
+        layers = (Layer("single", outer, _mode(kb, outer, flow, chosen)),)
+    elif outer is not None:
+        layers = (
+            Layer("outer", outer, _mode(kb, outer, flow, chosen)),
+            Layer("inner", inner, _mode(kb, inner, flow, chosen)),
+        )
+    rivals = [s for s in ranking if s.protocol != outer]
+    if layered_by:
+        rivals = [s for s in rivals if s.protocol in _outer_candidates(kb)]
+    runner_up = rivals[0].protocol if outer is not None and rivals else None
+    margin = None
+    if runner_up is not None:
+        lead = next(s for s in ranking if s.protocol == outer)
+        margin = lead.total - rivals[0].total
+    excluded = tuple(exclusion for p in kb.protocols for exclusion in excluded_by.get(p.slug, ()))
+    part_protocols = {layer.protocol for layer in layers}
+    guidance = tuple(
+        item.slug
+        for item in kb.guidance
+        if item.kind != MODE
+        and not item.design_wide
+        and (not item.protocols or not item.protocols.isdisjoint(part_protocols))
+        and (not item.flows or flow in item.flows)
+        and (part_protocols or not item.protocols)
+        and item.holds(chosen)
+    )
+    return Part(
+        flow=flow,
+        weights=MappingProxyType(weights),
+        weight_sources=tuple(sources),
+        ranking=ranking,
+        excluded=excluded,
+        layers=layers,
+        runner_up=runner_up,
+        margin=margin,
+        layered_by=tuple(layered_by),
+        sensitivity=_weight_flips(kb, ranking, weights, raw, outer) if not layered_by else (),
+        guidance=guidance,
+    )
+
+
+def _mode(kb: KnowledgeBase, protocol: str, flow: str | None, chosen: frozenset[Pair]) -> str:
+    """How the protocol is run for these answers: a matching “mode” item, else the protocol's own mode."""
+    for item in kb.guidance:
+        if (
+            item.kind == MODE
+            and protocol in item.protocols
+            and (not item.flows or flow in item.flows)
+            and item.holds(chosen)
+        ):
+            return item.text
+    return kb.protocol(protocol).mode
+
+
+def recommend(kb: KnowledgeBase, answers: Answers) -> Recommendation:
+    """Design the protection for `answers` and explain it. Missing answers widen it, never narrow it."""
+    errors = answer_errors(kb, answers)
+    if errors:
+        raise InvalidAnswers(errors)
+    counted, ignored = _split_answers(kb, answers)
+    chosen = frozenset(_pairs(counted))
+    visible = visible_questions(kb, counted)
+    unknown = tuple(
+        question.slug
+        for question in visible
+        if question.slug not in counted or all(question.option(o).is_unknown for o in counted[question.slug])
+    )
+    parts = [_score_part(kb, counted, flow) for flow in flows_of(kb, counted)]
+    changes = _answer_changes(kb, counted, parts, set(unknown))
+    parts = [_with_why(kb, part, [c for c in changes if c.flow == part.flow]) for part in parts]
+    return Recommendation(
+        knowledge_base_version=kb.version,
+        answers=MappingProxyType(counted),
+        ignored_answers=MappingProxyType(ignored),
+        unknown=unknown,
+        assumptions=tuple(
+            Assumption(slug, kb.question(slug).assumption) for slug in unknown if kb.question(slug).assumption
+        ),
+        parts=tuple(parts),
+        summary=_summary(kb, parts),
+        answer_changes=changes,
+        warnings=_warnings(kb, counted),
+        guidance=tuple(
+            item.slug
+            for item in kb.guidance
+            if item.kind != MODE and item.design_wide and item.holds(chosen) and any(p.layers for p in parts)
+        ),
+    )
 
 
 def _weight_flips(
-    kb: KnowledgeBase, ranking: tuple[Score, ...], weights: Mapping[str, int], raw: Mapping[str, int]
+    kb: KnowledgeBase,
+    ranking: tuple[Score, ...],
+    weights: Mapping[str, int],
+    raw: Mapping[str, int],
+    leader: str | None,
 ) -> tuple[WeightFlip, ...]:
     """For each criterion, the nearest weight at which another protocol would come first.
 
     All protocols share one weight total, so the leader `a` and a rival `b` swap
     places when raw(a) + d * r(a) = raw(b) + d * r(b): d = (raw(a) - raw(b)) / (r(b) - r(a)).
     """
-    if len(ranking) < 2:
+    if len(ranking) < 2 or leader is None:
         return ()
-    leader = ranking[0].protocol
     order = {protocol.slug: protocol.order for protocol in kb.protocols}
     flips = []
     for criterion in kb.criteria:
         weight = weights[criterion.slug]
         best: tuple[float, str] | None = None
-        for rival in ranking[1:]:
+        for rival in ranking:
+            if rival.protocol == leader:
+                continue
             gap = raw[leader] - raw[rival.protocol]
-            rating_gap = (
-                kb.ratings[rival.protocol, criterion.slug].score - kb.ratings[leader, criterion.slug].score
-            )
+            rating_gap = kb.rating(rival.protocol, criterion.slug) - kb.rating(leader, criterion.slug)
             if rating_gap == 0:
                 continue
             delta = gap / rating_gap
@@ -593,34 +866,59 @@ def _weight_flips(
     return tuple(sorted(flips, key=lambda flip: (abs(flip.flip_at - flip.weight), flip.criterion)))
 
 
-def _answer_changes(kb: KnowledgeBase, counted: Answers, primary: str | None) -> tuple[AnswerChange, ...]:
-    """Every change of a single answer that would put another protocol first.
+def _answer_changes(
+    kb: KnowledgeBase, counted: Answers, parts: list[Part], unknown: set[str]
+) -> tuple[AnswerChange, ...]:
+    """At most five single-answer changes that would change a part, cheapest and most realistic first.
 
-    A question that opens no other question changes nothing but its own
-    options' points and exclusions, so most alternatives cost a few additions.
+    Tried: questions left open, and answered questions whose answer is a lever
+    (cost above 0). Never offered: an option that weakens protection, a change
+    to which flows exist, and, for answered questions, an answer that describes
+    a harder situation (adding NAT is not a change anyone would make). Settling
+    an open question comes first, then cheaper changes.
     """
-    pairs = [(question, option) for question, options in counted.items() for option in options]
-    totals, _ = _tally(kb, pairs)
-    changes = []
+    found = []
     for question in visible_questions(kb, counted):
+        if question.lever_cost <= 0 and question.slug not in unknown:
+            continue
         current = counted.get(question.slug, ())
-        others = totals - sum(kb._options[question.slug, option].points for option in current)
-        others_excluded = set().union(
-            *(kb._options[pair].excludes for pair in pairs if pair[0] != question.slug)
-        )
+        settles = question.slug in unknown
         for change, option, replaced, new_answer in _alternatives(question, current):
+            offered = question.option(option)
+            if change != "remove" and (offered.weakens or not (offered.offered_as_change or settles)):
+                continue
+            answers = {**counted, question.slug: new_answer}
             if question.slug in kb._openers:
-                leader = _leader(kb, {**counted, question.slug: new_answer})
-            else:
-                points, excluded = others, others_excluded
-                for new in new_answer:
-                    effects = kb._options[question.slug, new]
-                    points += effects.points
-                    excluded = excluded | effects.excludes
-                leader = _best(kb, points, excluded)
-            if leader != primary:
-                changes.append(AnswerChange(question.slug, change, option, leader, replaced))
-    return tuple(changes)
+                answers, _ = _split_answers(kb, answers)
+            if flows_of(kb, answers) != tuple(part.flow for part in parts):
+                continue
+            for part in parts:
+                outer, inner = _signature(kb, answers, part.flow)
+                now = part.layers[1].protocol if len(part.layers) > 1 else None
+                if (outer, inner) != (part.primary, now):
+                    found.append(
+                        AnswerChange(
+                            question.slug,
+                            change,
+                            option,
+                            outer,
+                            replaced,
+                            part.flow,
+                            inner,
+                            settles,
+                        )
+                    )
+    positions = {q.slug: q.order for q in kb.questions}
+    found.sort(
+        key=lambda c: (
+            not c.settles_open_question,
+            kb.question(c.question).lever_cost,
+            c.new_leader is None,
+            positions[c.question],
+            [o.slug for o in kb.question(c.question).options].index(c.option),
+        )
+    )
+    return tuple(found[:MAX_LEVERS])
 
 
 def _alternatives(question: Question, current: tuple[str, ...]):
@@ -644,7 +942,7 @@ def _alternatives(question: Question, current: tuple[str, ...]):
 
 
 def _warnings(kb: KnowledgeBase, counted: Answers) -> tuple[Warning, ...]:
-    chosen = {(question, option) for question, options in counted.items() for option in options}
+    chosen = set(_pairs(counted))
     return tuple(
         Warning(rule.slug, rule.severity, rule.message, rule.references)
         for rule in kb.rules
@@ -652,30 +950,235 @@ def _warnings(kb: KnowledgeBase, counted: Answers) -> tuple[Warning, ...]:
     )
 
 
-# --- Plain data for JSON, the command line and report snapshots ----------------------------------
+# --- Explanations in sentences ------------------------------------------------------------------
 
 
-def describe_change(kb: KnowledgeBase, change: AnswerChange) -> str:
-    """One sentence: which different answer would put which protocol first."""
+def part_name(kb: KnowledgeBase, flow: str | None) -> str:
+    found = kb.flow(flow)
+    return found.name if found else "The traffic described"
+
+
+def _label(kb: KnowledgeBase, pair: Pair) -> str:
+    return kb.question(pair[0]).option(pair[1]).label
+
+
+def _names(kb: KnowledgeBase, slugs: Iterable[str]) -> str:
+    names = [kb.protocol(slug).name for slug in slugs]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _design_phrase(kb: KnowledgeBase, part: Part) -> str:
+    if len(part.layers) > 1:
+        outer, inner = part.layers
+        second = "a second, independent " if inner.protocol == outer.protocol else ""
+        return f"{kb.protocol(outer.protocol).name} as the outer layer with {second}{kb.protocol(inner.protocol).name} inside it"
+    return kb.protocol(part.primary).name
+
+
+def _summary(kb: KnowledgeBase, parts: list[Part]) -> str:
+    """The decision in one or two sentences, part by part."""
+    standing = [p for p in parts if p.layers]
+    if not standing:
+        return "No protocol meets every requirement of these answers; the design section names the ones that clash."
+    if len(parts) == 1:
+        part = parts[0]
+        text = f"Use {_design_phrase(kb, part)}."
+        if part.layered_by:
+            text += " Two independent layers are required, so each is chosen on its own merits."
+        return text
+    pieces = [
+        f"{part_name(kb, part.flow)}: {_design_phrase(kb, part) if part.layers else 'no protocol meets every requirement'}."
+        for part in parts
+    ]
+    return f"A design in {len(parts)} parts. " + " ".join(pieces)
+
+
+def _with_why(kb: KnowledgeBase, part: Part, changes: list[AnswerChange]) -> Part:
+    return Part(
+        **{f.name: getattr(part, f.name) for f in fields(Part) if f.name != "why"},
+        why=_why(kb, part, changes),
+    )
+
+
+def _why(kb: KnowledgeBase, part: Part, changes: list[AnswerChange]) -> tuple[str, ...]:
+    """Why this part gets its protocol, in sentences built from the user's own answers.
+
+    First the answers that rule protocols out (each protocol named once), then
+    what the leader does best among what remains, then what the runner-up
+    would have cost, or, for a close call or a tie, what would decide it.
+    """
+    if not part.layers:
+        return (conflict_sentence(kb, part),)
+    sentences = []
+    leader = part.primary
+    for pair, protocols, reason in _binding_answers(kb, part)[:3]:
+        sentence = f"You answered “{_label(kb, pair)}”, which rules out {_names(kb, protocols)}."
+        sentences.append(f"{sentence} {reason}" if reason else sentence)
+    if part.layered_by:
+        labels = ", ".join(f"“{_label(kb, pair)}”" for pair in part.layered_by)
+        outer, inner = (kb.protocol(layer.protocol).name for layer in part.layers)
+        if part.layers[0].protocol == part.layers[1].protocol:
+            inner = f"a second, independent {inner} from another implementation"
+        sentences.append(
+            f"{labels} demands two independent layers, so {outer} protects the network path and {inner} "
+            "runs inside it with its own keys."
+        )
+    rival = part.runner_up
+    if rival is None:
+        sentences.append(
+            f"{kb.protocol(leader).name} is the only protocol left that meets every requirement."
+        )
+        return tuple(sentences)
+    strengths = _separating_criteria(kb, part, leader, rival)[:2]
+    if strengths:
+        sentences.append(
+            f"Of what remains, {kb.protocol(leader).name} best meets what your answers weigh most: "
+            + "; ".join(_criterion_phrase(row) for row in strengths)
+            + "."
+        )
+    rival_name = kb.protocol(rival).name
+    if part.margin == 0:
+        sentences.append(
+            f"It ties with {rival_name}: the knowledge base lists it first, which is no reason to prefer it. "
+            + _decider(kb, part, changes, rival)
+        )
+    elif part.close_call:
+        sentences.append(
+            f"This is a close call: {rival_name} is only {part.margin:.1f} points behind. "
+            + _decider(kb, part, changes, rival)
+        )
+    else:
+        sentences.append(
+            f"The runner-up, {rival_name}, is {part.margin:.1f} points behind.{_rival_gain(kb, part, rival)}"
+        )
+    return tuple(sentences)
+
+
+def _binding_answers(kb: KnowledgeBase, part: Part) -> list[tuple[Pair, list[str], str]]:
+    """Each answer that rules protocols out of the part, in question order, naming only protocols not yet named.
+
+    The reason is given when the answer gives one reason for all the protocols it rules out.
+    """
+    positions = {q.slug: q.order for q in kb.questions}
+    by_answer: dict[Pair, list[Exclusion]] = {}
+    for exclusion in part.excluded:
+        by_answer.setdefault((exclusion.question, exclusion.option), []).append(exclusion)
+    named: set[str] = set()
+    rows = []
+    for pair in sorted(by_answer, key=lambda pair: positions[pair[0]]):
+        exclusions = [e for e in by_answer[pair] if e.protocol not in named]
+        if not exclusions:
+            continue
+        named.update(e.protocol for e in exclusions)
+        reasons = {e.reason for e in by_answer[pair]}
+        rows.append((pair, [e.protocol for e in exclusions], reasons.pop() if len(reasons) == 1 else ""))
+    return rows
+
+
+def _criterion_phrase(row: tuple[str, int, int, str]) -> str:
+    criterion, ahead, behind, labels = row
+    because = f"; it counts because of {labels}" if labels else ""
+    return f"“{criterion}” (rated {ahead} against {behind}{because})"
+
+
+def _rival_gain(kb: KnowledgeBase, part: Part, rival: str) -> str:
+    """What the runner-up would have offered instead: where it beats the leader at this part's weights."""
+    better = _separating_criteria(kb, part, rival, part.primary)[:2]
+    if not better:
+        return " It is not better on anything your answers weigh."
+    return (
+        " It would have been stronger only on "
+        + " and ".join(f"“{row[0]}” ({row[1]} against {row[2]})" for row in better)
+        + "."
+    )
+
+
+def _separating_criteria(
+    kb: KnowledgeBase, part: Part, ahead: str, behind: str
+) -> list[tuple[str, int, int, str]]:
+    """Criteria where `ahead` gains most over `behind` at this part's weights, with up to two answers behind each."""
+    rows = []
+    for criterion in kb.criteria:
+        weight = part.weights[criterion.slug]
+        a, b = kb.rating(ahead, criterion.slug), kb.rating(behind, criterion.slug)
+        if weight and a > b:
+            labels = list(
+                dict.fromkeys(
+                    f"“{_label(kb, (s.question, s.option))}”"
+                    for s in sorted(part.weight_sources, key=lambda s: -s.weight)
+                    if s.criterion == criterion.slug and s.question
+                )
+            )[:2]
+            rows.append((weight * (a - b), criterion.name, a, b, " and ".join(labels)))
+    rows.sort(key=lambda row: -row[0])
+    return [row[1:] for row in rows]
+
+
+def _decider(kb: KnowledgeBase, part: Part, changes: list[AnswerChange], rival: str) -> str:
+    """What would settle a close call: the cheapest answer change, else the criterion that separates them most."""
+    for change in changes:
+        if change.new_leader == rival:
+            return f"What would decide it: {_change_phrase(kb, change)}."
+    opposite = _separating_criteria(kb, part, rival, part.primary)
+    if opposite:
+        criterion, rival_rating, lead_rating, _ = opposite[0]
+        return (
+            f"What would decide it: how much “{criterion}” matters to you; "
+            f"{kb.protocol(rival).name} is rated {rival_rating} there against {lead_rating}."
+        )
+    return "Weigh operating experience and existing equipment before choosing."
+
+
+def conflict_sentence(kb: KnowledgeBase, part: Part) -> str:
+    """For a part that nothing meets: which answers rule out which protocols, so the user can see the clash."""
+    by_answer: dict[Pair, set[str]] = {}
+    for exclusion in part.excluded:
+        by_answer.setdefault((exclusion.question, exclusion.option), set()).add(exclusion.protocol)
+    answers = ", ".join(f"“{_label(kb, pair)}”" for pair in by_answer)
+    return (
+        f"These requirements cannot all hold for “{part_name(kb, part.flow)}”: together, {answers} "
+        "rule out every protocol. Revisit the answer that matters least."
+    )
+
+
+def _change_phrase(kb: KnowledgeBase, change: AnswerChange) -> str:
     question = kb.question(change.question)
     option = question.option(change.option)
     if change.change == "choose":
-        what = f"answering “{option.label}” to “{question.title}”"
-    elif change.change == "add":
-        what = f"adding “{option.label}” to “{question.title}”"
-    elif change.change == "remove":
-        what = f"dropping “{option.label}” from “{question.title}”"
-    else:
-        replaced = question.option(change.replaces).label
-        what = f"answering “{option.label}” instead of “{replaced}” to “{question.title}”"
+        return f"answering “{option.label}” to “{question.title}”"
+    if change.change == "add":
+        return f"adding “{option.label}” to “{question.title}”"
+    if change.change == "remove":
+        return f"dropping “{option.label}” from “{question.title}”"
+    replaced = question.option(change.replaces).label
+    return f"answering “{option.label}” instead of “{replaced}” to “{question.title}”"
+
+
+def describe_change(kb: KnowledgeBase, change: AnswerChange, *, name_part: bool = False) -> str:
+    """One sentence: which different answer would put which protocol first, and for which part."""
+    what = _change_phrase(kb, change)
+    prefix = f"{part_name(kb, change.flow)}: " if name_part else ""
     if change.new_leader is None:
-        return f"{what[0].upper()}{what[1:]} would leave no protocol standing."
-    return f"{what[0].upper()}{what[1:]} would put {kb.protocol(change.new_leader).name} first."
+        outcome = "would leave no protocol standing"
+    elif change.new_inner is not None and change.new_inner != change.new_leader:
+        outcome = f"would make it {kb.protocol(change.new_leader).name} with {kb.protocol(change.new_inner).name} inside"
+    else:
+        outcome = f"would put {kb.protocol(change.new_leader).name} first"
+    sentence = f"{what[0].upper()}{what[1:]} {outcome}."
+    return prefix + (sentence if not prefix else sentence[0].lower() + sentence[1:])
+
+
+# --- Plain data for JSON, the command line and report snapshots ----------------------------------
+
+RESULT_FORMAT = 2
+"""Version of the shape `as_dict` returns; reports store it so old snapshots keep rendering as issued."""
 
 
 def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
     """The whole recommendation as JSON-ready data, with names beside every slug."""
     criteria = {criterion.slug: criterion for criterion in kb.criteria}
+    guidance = {item.slug: item for item in kb.guidance}
+    cited: dict[str, Reference] = {}
 
     def protocol_ref(slug: str | None) -> dict | None:
         return None if slug is None else {"slug": slug, "name": kb.protocol(slug).name}
@@ -689,93 +1192,132 @@ def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
             "option_label": question.option(option_slug).label,
         }
 
-    def reference_list(slugs: tuple[str, ...]) -> list[dict]:
-        return [dataclass_dict(kb.references[slug]) for slug in slugs if slug in kb.references]
+    def reference(slug: str) -> dict | None:
+        found = kb.references.get(slug)
+        if found is None:
+            return None
+        cited.setdefault(slug, found)
+        return dataclass_dict(found)
 
-    def guide(slug: str) -> dict:
+    def references(slugs: Iterable[str]) -> list[dict]:
+        return [ref for ref in (reference(slug) for slug in slugs) if ref]
+
+    def cited_at(source: Source) -> dict | None:
+        found = reference(source.reference)
+        return None if found is None else {**found, "section": source.section}
+
+    def guidance_item(slug: str) -> dict:
+        item = guidance[slug]
+        return {
+            "slug": item.slug,
+            "kind": item.kind,
+            "title": item.title,
+            "text": item.text,
+            "sources": [ref for ref in map(cited_at, item.sources) if ref],
+        }
+
+    def protocol_facts(slug: str) -> dict:
         protocol = kb.protocol(slug)
         return {
             "protocol": protocol_ref(slug),
             "summary": protocol.summary,
-            "configuration": list(protocol.guidance),
             "ports": protocol.ports,
             "strengths": list(protocol.strengths),
             "limitations": list(protocol.limitations),
-            "references": reference_list(protocol.references),
+            "references": references(protocol.references),
         }
 
-    guided = [result.primary] if result.primary else []
-    if result.layering is not None:
-        guided += [result.layering.network, result.layering.application]
-    return {
-        "primary": protocol_ref(result.primary),
-        "runner_up": protocol_ref(result.runner_up),
-        "margin": _round(result.margin),
+    def part_dict(part: Part) -> dict:
+        flow = kb.flow(part.flow)
+        return {
+            "flow": None if flow is None else {"slug": flow.slug, "name": flow.name},
+            "name": part_name(kb, part.flow),
+            "primary": protocol_ref(part.primary),
+            "layers": [
+                {"role": layer.role, "protocol": protocol_ref(layer.protocol), "mode": layer.mode}
+                for layer in part.layers
+            ],
+            "runner_up": protocol_ref(part.runner_up),
+            "margin": _round(part.margin),
+            "close_call": part.close_call,
+            "tie": part.margin == 0,
+            "why": list(part.why),
+            "conflict": conflict_sentence(kb, part) if not part.layers else None,
+            "layered_by": [answer_ref(*pair) for pair in part.layered_by],
+            "ranking": [
+                {
+                    "rank": rank,
+                    "protocol": protocol_ref(score.protocol),
+                    "total": _round(score.total),
+                    "contributions": [
+                        {
+                            "criterion": c.criterion,
+                            "criterion_name": criteria[c.criterion].name,
+                            "weight": c.weight,
+                            "rating": c.rating,
+                            "points": _round(c.points),
+                        }
+                        for c in score.contributions
+                    ],
+                }
+                for rank, score in enumerate(part.ranking, start=1)
+            ],
+            "excluded": [
+                {
+                    "protocol": protocol_ref(e.protocol),
+                    **answer_ref(e.question, e.option),
+                    "kind": e.kind,
+                    "reason": e.reason,
+                }
+                for e in part.excluded
+            ],
+            "weights": [
+                {
+                    "criterion": slug,
+                    "criterion_name": criteria[slug].name,
+                    "weight": weight,
+                    "from_answers": [
+                        answer_ref(s.question, s.option) | {"weight": s.weight}
+                        for s in part.weight_sources
+                        if s.criterion == slug and s.question
+                    ],
+                }
+                for slug, weight in part.weights.items()
+            ],
+            "sensitivity": [
+                {
+                    "criterion": flip.criterion,
+                    "criterion_name": criteria[flip.criterion].name,
+                    "weight": flip.weight,
+                    "flip_at": _round(flip.flip_at),
+                    "new_leader": protocol_ref(flip.new_leader),
+                }
+                for flip in part.sensitivity
+            ],
+            "protocols": [protocol_facts(slug) for slug in part.protocols],
+            "guidance": [guidance_item(slug) for slug in part.guidance],
+        }
+
+    several = len(result.parts) > 1
+    data = {
+        "format": RESULT_FORMAT,
         "knowledge_base_version": result.knowledge_base_version,
-        "layering": None
-        if result.layering is None
-        else {
-            "network": protocol_ref(result.layering.network),
-            "application": protocol_ref(result.layering.application),
-            "reason": result.layering.reason,
-        },
-        "ranking": [
-            {
-                "rank": rank,
-                "protocol": protocol_ref(score.protocol),
-                "total": _round(score.total),
-                "contributions": [
-                    {
-                        "criterion": c.criterion,
-                        "criterion_name": criteria[c.criterion].name,
-                        "weight": c.weight,
-                        "rating": c.rating,
-                        "points": _round(c.points),
-                    }
-                    for c in score.contributions
-                ],
-            }
-            for rank, score in enumerate(result.ranking, start=1)
-        ],
-        "excluded": [
-            {
-                "protocol": protocol_ref(e.protocol),
-                **answer_ref(e.question, e.option),
-                "kind": e.kind,
-                "reason": e.reason,
-            }
-            for e in result.excluded
-        ],
-        "weights": [
-            {
-                "criterion": slug,
-                "criterion_name": criteria[slug].name,
-                "weight": weight,
-                "from_answers": [
-                    answer_ref(s.question, s.option) | {"weight": s.weight}
-                    for s in result.weight_sources
-                    if s.criterion == slug and s.question
-                ],
-            }
-            for slug, weight in result.weights.items()
-        ],
-        "sensitivity": [
-            {
-                "criterion": flip.criterion,
-                "criterion_name": criteria[flip.criterion].name,
-                "weight": flip.weight,
-                "flip_at": _round(flip.flip_at),
-                "new_leader": protocol_ref(flip.new_leader),
-            }
-            for flip in result.sensitivity
-        ],
+        "kind": result.kind,
+        "summary": result.summary,
+        "primary": protocol_ref(result.primary),
+        "parts": [part_dict(part) for part in result.parts],
         "answer_changes": [
             {
                 **answer_ref(change.question, change.option),
                 "change": change.change,
                 "replaces": change.replaces,
+                "flow": change.flow,
+                "part": part_name(kb, change.flow),
                 "new_leader": protocol_ref(change.new_leader),
-                "sentence": describe_change(kb, change),
+                "new_inner": protocol_ref(change.new_inner),
+                "settles_open_question": change.settles_open_question,
+                "cost": kb.question(change.question).lever_cost,
+                "sentence": describe_change(kb, change, name_part=several),
             }
             for change in result.answer_changes
         ],
@@ -784,7 +1326,7 @@ def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
                 "rule": w.rule,
                 "severity": w.severity,
                 "message": w.message,
-                "references": reference_list(w.references),
+                "references": references(w.references),
             }
             for w in result.warnings
         ],
@@ -793,8 +1335,14 @@ def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
             answer_ref(q, o) for q, options in result.ignored_answers.items() for o in options
         ],
         "unknown": [{"question": q, "question_title": kb.question(q).title} for q in result.unknown],
-        "guidance": [guide(slug) for slug in dict.fromkeys(guided)],
+        "assumptions": [
+            {"question": a.question, "question_title": kb.question(a.question).title, "text": a.text}
+            for a in result.assumptions
+        ],
+        "guidance": [guidance_item(slug) for slug in result.guidance],
     }
+    data["references"] = [dataclass_dict(ref) for ref in sorted(cited.values(), key=lambda r: r.identifier)]
+    return data
 
 
 def dataclass_dict(obj) -> dict:

@@ -42,6 +42,10 @@ def _slugs(references) -> tuple[str, ...]:
     return tuple(reference.slug for reference in references)
 
 
+def _pairs(options) -> frozenset[tuple[str, str]]:
+    return frozenset((option.question.slug, option.slug) for option in options)
+
+
 @transaction.atomic
 def build() -> engine.KnowledgeBase:
     """Read the whole knowledge base in a fixed number of queries, inside one transaction."""
@@ -67,11 +71,14 @@ def build() -> engine.KnowledgeBase:
             summary=protocol.summary,
             strengths=_lines(protocol.strengths),
             limitations=_lines(protocol.limitations),
-            guidance=_lines(protocol.guidance),
+            mode=protocol.mode,
             ports=protocol.ports,
             references=_slugs(protocol.references.all()),
         )
         for protocol in models.Protocol.objects.prefetch_related("references")
+    )
+    flows = tuple(
+        engine.Flow(flow.slug, flow.name, flow.description, flow.order) for flow in models.Flow.objects.all()
     )
     criteria = tuple(
         engine.Criterion(
@@ -102,10 +109,10 @@ def build() -> engine.KnowledgeBase:
             required=question.required,
             options=tuple(
                 engine.Option(
-                    option.slug,
-                    option.label,
-                    option.is_unknown,
-                    tuple(
+                    slug=option.slug,
+                    label=option.label,
+                    is_unknown=option.is_unknown,
+                    effects=tuple(
                         engine.Effect(
                             kind=effect.kind,
                             criterion=effect.criterion.slug if effect.criterion else None,
@@ -115,17 +122,25 @@ def build() -> engine.KnowledgeBase:
                         )
                         for effect in option.effects.all()
                     ),
-                    option.help_text,
+                    help_text=option.help_text,
+                    flow=option.flow.slug if option.flow else None,
+                    applies_to=frozenset(flow.slug for flow in option.applies_to.all()),
+                    weakens=option.weakens_protection,
+                    offered_as_change=option.offered_as_change,
                 )
                 for option in question.options.all()
             ),
             condition=frozenset(
                 (option.question.slug, option.slug) for option in question.condition_options.all()
             ),
+            assumption=question.assumption,
+            lever_cost=question.lever_cost,
         )
         for question in models.Question.objects.prefetch_related(
             "options__effects__criterion",
             "options__effects__protocol",
+            "options__flow",
+            "options__applies_to",
             "condition_options__question",
         )
     )
@@ -153,12 +168,35 @@ def build() -> engine.KnowledgeBase:
             slug=rule.slug,
             message=rule.message,
             severity=rule.severity,
-            when_all=frozenset((o.question.slug, o.slug) for o in rule.when_all.all()),
-            unless_any=frozenset((o.question.slug, o.slug) for o in rule.unless_any.all()),
+            when_all=_pairs(rule.when_all.all()),
+            unless_any=_pairs(rule.unless_any.all()),
             references=_slugs(rule.references.all()),
         )
         for rule in models.ConsistencyRule.objects.prefetch_related(
             "when_all__question", "unless_any__question", "references"
+        )
+    )
+    guidance = tuple(
+        engine.Guidance(
+            slug=item.slug,
+            kind=item.kind,
+            title=item.title,
+            text=item.text,
+            order=item.order,
+            protocols=frozenset(p.slug for p in item.protocols.all()),
+            flows=frozenset(f.slug for f in item.flows.all()),
+            when_all=_pairs(item.when_all.all()),
+            when_any=_pairs(item.when_any.all()),
+            unless_any=_pairs(item.unless_any.all()),
+            sources=tuple(engine.Source(s.reference.slug, s.section) for s in item.sources.all()),
+        )
+        for item in models.Guidance.objects.prefetch_related(
+            "protocols",
+            "flows",
+            "when_all__question",
+            "when_any__question",
+            "unless_any__question",
+            "sources__reference",
         )
     )
     return engine.KnowledgeBase(
@@ -170,4 +208,6 @@ def build() -> engine.KnowledgeBase:
         profiles=tuple(profiles),
         references=MappingProxyType(references),
         rules=rules,
+        flows=flows,
+        guidance=guidance,
     )

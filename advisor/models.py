@@ -82,9 +82,11 @@ class Protocol(models.Model):
     summary = models.TextField(help_text="One or two sentences: what it protects and how.")
     strengths = models.TextField(help_text="One strength per line.")
     limitations = models.TextField(help_text="One limitation per line.")
-    guidance = models.TextField(
-        "configuration guidance",
-        help_text="One instruction per line: versions, modes, algorithms, authentication, pitfalls.",
+    mode = models.CharField(
+        max_length=200,
+        default="",
+        help_text="The mode a design uses it in, e.g. “ESP in tunnel mode between gateways, keys from IKEv2”; "
+        "a “mode” guidance item can replace it for particular answers.",
     )
     ports = models.CharField(
         "ports and protocol numbers",
@@ -92,6 +94,32 @@ class Protocol(models.Model):
         help_text="What must pass the firewalls, e.g. “UDP 500, UDP 4500, IP protocol 50”.",
     )
     references = models.ManyToManyField(Reference, related_name="protocols")
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+
+class Flow(models.Model):
+    """A kind of traffic flow a design can protect: a link between sites, remote access, a public service.
+
+    A case may name several flows; the engine designs one part for each, scored
+    with the answers that bear on that flow.
+    """
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(
+        max_length=80, unique=True, help_text="Names the part of a design, e.g. “Link between sites”."
+    )
+    description = models.TextField(help_text="What this flow covers, in the user's words.")
+    order = models.PositiveSmallIntegerField(default=0, help_text="Position of this part in a design.")
 
     objects = SlugManager()
 
@@ -184,6 +212,18 @@ class Question(models.Model):
     help_text = models.TextField(blank=True)
     kind = models.CharField(max_length=10, choices=Kind, default=Kind.SINGLE)
     required = models.BooleanField(default=True)
+    assumption = models.TextField(
+        blank=True,
+        help_text="What the advice assumes when this is answered “I don't know” or left open; "
+        "reports list it among their assumptions.",
+    )
+    lever_cost = models.PositiveSmallIntegerField(
+        "cost of changing the answer",
+        default=3,
+        validators=[MaxValueValidator(5)],
+        help_text="0: the answer describes the case and is never offered as a change. "
+        "1 (easy, e.g. open a firewall port) to 5 (hard): “What would change the answer” lists the cheapest changes first.",
+    )
     condition_options = models.ManyToManyField(
         "Option",
         blank=True,
@@ -222,6 +262,32 @@ class Option(models.Model):
         default=False,
         help_text="An honest “I don't know”: it adds no weight and excludes nothing, so the result stays wide.",
     )
+    flow = models.ForeignKey(
+        Flow,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="options",
+        help_text="Choosing this option adds this flow to the design; its effects then apply to that part only.",
+    )
+    applies_to = models.ManyToManyField(
+        Flow,
+        blank=True,
+        related_name="bearing_options",
+        verbose_name="bears on flows",
+        help_text="The parts of a design this answer's effects apply to; empty means every part.",
+    )
+    weakens_protection = models.BooleanField(
+        default=False,
+        help_text="Choosing it gives up protection (e.g. integrity only, no compliance regime): "
+        "never offered as a way to get a different recommendation.",
+    )
+    offered_as_change = models.BooleanField(
+        default=True,
+        help_text="Offered as a change the user could make. Turn off for answers that describe a harder "
+        "situation (NAT, only TCP 443, no client possible): they are then offered only to settle a question "
+        "left open.",
+    )
 
     objects = OptionManager()
 
@@ -242,19 +308,22 @@ class Option(models.Model):
 
 class OptionEffectManager(models.Manager):
     def get_by_natural_key(self, question_slug: str, option_slug: str, kind: str, target_slug: str):
-        target = "criterion__slug" if kind == OptionEffect.Kind.WEIGHT else "protocol__slug"
-        return self.get(
-            option__question__slug=question_slug, option__slug=option_slug, kind=kind, **{target: target_slug}
-        )
+        found = self.filter(option__question__slug=question_slug, option__slug=option_slug, kind=kind)
+        if kind == OptionEffect.Kind.WEIGHT:
+            return found.get(criterion__slug=target_slug)
+        if kind == OptionEffect.Kind.LAYERS:
+            return found.get()
+        return found.get(protocol__slug=target_slug)
 
 
 class OptionEffect(models.Model):
-    """What choosing an option does: weight a criterion, or exclude or require a protocol."""
+    """What choosing an option does: weight a criterion, exclude or require a protocol, or demand two layers."""
 
     class Kind(models.TextChoices):
         WEIGHT = "weight", "Adds weight to a criterion"
         EXCLUDE = "exclude", "Excludes a protocol"
         REQUIRE = "require", "Requires one of the protocols it names"
+        LAYERS = "layers", "Requires two independent layers of protection"
 
     option = models.ForeignKey(Option, on_delete=models.CASCADE, related_name="effects")
     kind = models.CharField(max_length=10, choices=Kind, default=Kind.WEIGHT)
@@ -271,7 +340,7 @@ class OptionEffect(models.Model):
         Protocol, on_delete=models.CASCADE, null=True, blank=True, related_name="effects"
     )
     reason = models.CharField(
-        max_length=300, blank=True, help_text="Why the constraint holds; shown to the user in the report."
+        max_length=400, blank=True, help_text="Why the constraint holds; shown to the user in the report."
     )
 
     objects = OptionEffectManager()
@@ -283,9 +352,16 @@ class OptionEffect(models.Model):
             models.UniqueConstraint(
                 fields=["option", "kind", "protocol"], name="one_constraint_per_option_protocol"
             ),
+            models.UniqueConstraint(
+                fields=["option"], condition=Q(kind="layers"), name="one_layers_effect_per_option"
+            ),
             models.CheckConstraint(
                 condition=(
                     Q(kind="weight", criterion__isnull=False, weight__isnull=False, protocol__isnull=True)
+                    | (
+                        Q(kind="layers", protocol__isnull=True, criterion__isnull=True, weight__isnull=True)
+                        & ~Q(reason="")
+                    )
                     | (
                         Q(kind__in=["exclude", "require"], protocol__isnull=False, criterion__isnull=True)
                         & ~Q(reason="")
@@ -303,10 +379,14 @@ class OptionEffect(models.Model):
     def __str__(self) -> str:
         if self.kind == self.Kind.WEIGHT:
             return f"+{self.weight} {self.criterion}"
+        if self.kind == self.Kind.LAYERS:
+            return "requires two layers"
         verb = "excludes" if self.kind == self.Kind.EXCLUDE else "requires"
         return f"{verb} {self.protocol}"
 
     def natural_key(self) -> tuple[str, str, str, str]:
+        if self.kind == self.Kind.LAYERS:
+            return (*self.option.natural_key(), self.kind, "")
         target = self.criterion if self.kind == self.Kind.WEIGHT else self.protocol
         return (*self.option.natural_key(), self.kind, target.slug)
 
@@ -322,7 +402,10 @@ class OptionEffect(models.Model):
             if self.protocol_id is not None:
                 errors["protocol"] = "A weight effect weights a criterion, not a protocol; leave this empty."
         else:
-            if self.protocol_id is None:
+            if self.kind == self.Kind.LAYERS:
+                if self.protocol_id is not None:
+                    errors["protocol"] = "Two layers are a kind of design, not a protocol; leave this empty."
+            elif self.protocol_id is None:
                 errors["protocol"] = "Name the protocol this constraint applies to."
             if not self.reason.strip():
                 errors["reason"] = "Every hard constraint states its reason; users see it in the report."
@@ -437,6 +520,92 @@ class ConsistencyRule(models.Model):
         return (self.slug,)
 
     natural_key.dependencies = ["advisor.option", "advisor.reference"]
+
+
+class Guidance(models.Model):
+    """A checklist item, pitfall or configuration note, shown only when the answers call for it.
+
+    An item applies to a part of a design when the part uses one of its
+    protocols (or it names none), protects one of its flows (or it names none),
+    and the answers hold every “when all”, at least one “when any” (if any are
+    named) and none of the “unless any”.
+    """
+
+    class Kind(models.TextChoices):
+        MODE = "mode", "Mode: states how the protocol is run for these answers"
+        CONFIGURATION = "configuration", "Configuration: versions, algorithms, ports"
+        CHECKLIST = "checklist", "Checklist: a step to take"
+        PITFALL = "pitfall", "Pitfall: a known way to get it wrong"
+
+    slug = models.SlugField(max_length=80, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.CHECKLIST)
+    title = models.CharField(max_length=120)
+    text = models.TextField(help_text="What to do, in one to three sentences an engineer can act on.")
+    order = models.PositiveSmallIntegerField(default=0)
+    protocols = models.ManyToManyField(
+        Protocol, blank=True, related_name="guidance", help_text="Shown for these protocols; none means any."
+    )
+    flows = models.ManyToManyField(
+        Flow,
+        blank=True,
+        related_name="guidance",
+        help_text="Shown for parts protecting these flows; none means any.",
+    )
+    when_all = models.ManyToManyField(
+        Option, blank=True, related_name="guidance_when_all", verbose_name="when all of these are chosen"
+    )
+    when_any = models.ManyToManyField(
+        Option, blank=True, related_name="guidance_when_any", verbose_name="when any of these is chosen"
+    )
+    unless_any = models.ManyToManyField(
+        Option, blank=True, related_name="guidance_unless_any", verbose_name="unless any of these is chosen"
+    )
+    references = models.ManyToManyField(Reference, through="GuidanceSource", related_name="guidance")
+
+    objects = SlugManager()
+
+    class Meta:
+        ordering = ["order", "slug"]
+        verbose_name_plural = "guidance"
+
+    def __str__(self) -> str:
+        return self.title
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+    natural_key.dependencies = ["advisor.protocol", "advisor.flow", "advisor.option", "advisor.reference"]
+
+
+class GuidanceSourceManager(models.Manager):
+    def get_by_natural_key(self, guidance_slug: str, reference_slug: str):
+        return self.get(guidance__slug=guidance_slug, reference__slug=reference_slug)
+
+
+class GuidanceSource(models.Model):
+    """The source a guidance item rests on, down to the section."""
+
+    guidance = models.ForeignKey(Guidance, on_delete=models.CASCADE, related_name="sources")
+    reference = models.ForeignKey(Reference, on_delete=models.PROTECT, related_name="guidance_sources")
+    section = models.CharField(
+        max_length=120, blank=True, help_text="e.g. “section 5” or “requirement 4.2.1”."
+    )
+
+    objects = GuidanceSourceManager()
+
+    class Meta:
+        ordering = ["guidance__order", "reference__identifier"]
+        constraints = [
+            models.UniqueConstraint(fields=["guidance", "reference"], name="one_source_row_per_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference.identifier} {self.section}".strip()
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.guidance.slug, self.reference.slug)
+
+    natural_key.dependencies = ["advisor.guidance", "advisor.reference"]
 
 
 class KnowledgeBaseVersion(models.Model):
@@ -566,7 +735,11 @@ class Report(models.Model):
 
     @property
     def primary_name(self) -> str:
-        return (self.result.get("primary") or {}).get("name", "no protocol")
+        """The design in a few words: one protocol, or the protocols of its parts and layers."""
+        if "parts" not in self.result:
+            return (self.result.get("primary") or {}).get("name", "no protocol")
+        names = [layer["protocol"]["name"] for part in self.result["parts"] for layer in part["layers"]]
+        return " + ".join(dict.fromkeys(names)) or "no protocol"
 
     def answer_map(self) -> dict[str, tuple[str, ...]]:
         return {row["question"]: tuple(option["slug"] for option in row["options"]) for row in self.answers}
@@ -657,6 +830,7 @@ class SourceDisagreement(models.Model):
 KNOWLEDGE_BASE_MODELS = (
     Reference,
     Protocol,
+    Flow,
     Criterion,
     Rating,
     Question,
@@ -666,4 +840,6 @@ KNOWLEDGE_BASE_MODELS = (
     ProfileAnswer,
     ConsistencyRule,
     SourceDisagreement,
+    Guidance,
+    GuidanceSource,
 )

@@ -45,7 +45,7 @@ def issue(
     """Freeze a recommendation with the answers worded as the user saw them now."""
     result = engine.recommend(kb, answers)
     data = engine.as_dict(kb, result)
-    recommended = {guide["protocol"]["slug"] for guide in data["guidance"]}
+    recommended = {protocol for part in result.parts for protocol in part.protocols}
     disagreements = [
         {
             "topic": row.topic,
@@ -149,8 +149,10 @@ def references(report: Report) -> list[dict]:
     """Every source the report cites, once, sorted by identifier."""
     found: dict[str, dict] = {}
     result = report.result
+    for ref in result.get("references", ()):
+        found.setdefault(ref["identifier"], ref)
     for guide in result["guidance"]:
-        for ref in guide["references"]:
+        for ref in guide.get("references", guide.get("sources", ())):
             found.setdefault(ref["identifier"], ref)
     for warning in result["warnings"]:
         for ref in warning["references"]:
@@ -162,31 +164,48 @@ def references(report: Report) -> list[dict]:
 
 
 def context(report: Report, permalink: str) -> dict:
-    """What `advisor/_report_body.html` needs, for the page and the PDF alike."""
+    """What the report body template needs, for the page and the PDF alike.
+
+    Reports issued before designs had parts (result format 1) keep their own
+    template, so an old report renders exactly as it was issued.
+    """
     result = report.result
-    deciding = sorted(
-        (row for row in result["weights"] if row["from_answers"]), key=lambda row: -row["weight"]
-    )
-    return {
-        "report": report,
-        "result": result,
-        "chart": chart(result),
-        "deciding": deciding,
-        "references": references(report),
-        "permalink": permalink,
-        "close_call": result["margin"] is not None and result["margin"] < 3,
-    }
+    common = {"report": report, "result": result, "references": references(report), "permalink": permalink}
+    if result.get("format", 1) == 1:
+        return {
+            **common,
+            "body_template": "advisor/_report_body_v1.html",
+            "chart": chart(result),
+            "deciding": _deciding(result["weights"]),
+            "close_call": result["margin"] is not None and result["margin"] < 3,
+        }
+    parts = [
+        {**part, "chart": chart(part), "deciding": _deciding(part["weights"]), "number": number}
+        for number, part in enumerate(result["parts"], start=1)
+    ]
+    return {**common, "body_template": "advisor/_report_body.html", "parts": parts}
+
+
+def _deciding(weights: list[dict]) -> list[dict]:
+    return sorted((row for row in weights if row["from_answers"]), key=lambda row: -row["weight"])
+
+
+def _first_ranking(result: dict) -> list[dict]:
+    """The ranking a diff compares: a format-1 report's, or the first part's."""
+    return result["parts"][0]["ranking"] if "parts" in result else result["ranking"]
+
+
+def _excluded(result: dict) -> list[dict]:
+    return result["parts"][0]["excluded"] if "parts" in result else result["excluded"]
 
 
 def diff(old: Report, new: Report) -> dict:
     """What changed between a report and its re-evaluation: leader, scores and ranks, warnings."""
-    old_rows = {row["protocol"]["slug"]: row for row in old.result["ranking"]}
-    new_rows = {row["protocol"]["slug"]: row for row in new.result["ranking"]}
-    names = {
-        row["protocol"]["slug"]: row["protocol"]["name"]
-        for row in old.result["ranking"] + new.result["ranking"]
-    }
-    for row in old.result["excluded"] + new.result["excluded"]:
+    old_ranking, new_ranking = _first_ranking(old.result), _first_ranking(new.result)
+    old_rows = {row["protocol"]["slug"]: row for row in old_ranking}
+    new_rows = {row["protocol"]["slug"]: row for row in new_ranking}
+    names = {row["protocol"]["slug"]: row["protocol"]["name"] for row in old_ranking + new_ranking}
+    for row in _excluded(old.result) + _excluded(new.result):
         names.setdefault(row["protocol"]["slug"], row["protocol"]["name"])
     rows = []
     for slug in dict.fromkeys([*new_rows, *old_rows, *names]):
@@ -204,7 +223,7 @@ def diff(old: Report, new: Report) -> dict:
     old_warnings = {w["rule"]: w for w in old.result["warnings"]}
     new_warnings = {w["rule"]: w for w in new.result["warnings"]}
     return {
-        "leader_changed": old.result["primary"] != new.result["primary"],
+        "leader_changed": old.primary_name != new.primary_name,
         "rows": rows,
         "warnings_added": [w for rule, w in new_warnings.items() if rule not in old_warnings],
         "warnings_removed": [w for rule, w in old_warnings.items() if rule not in new_warnings],

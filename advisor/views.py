@@ -205,7 +205,9 @@ def _go(request: HttpRequest, url: str) -> HttpResponse:
 def _review_context(assessment: Assessment, kb: engine.KnowledgeBase) -> dict:
     answers = assessment.answer_map()
     visible = engine.visible_questions(kb, answers)
-    problems = engine.validate(kb, answers)
+    # Answers to questions no longer asked are listed apart and count for nothing; they block nothing.
+    asked = {question.slug for question in visible}
+    problems = engine.validate(kb, {slug: chosen for slug, chosen in answers.items() if slug in asked})
     rows = []
     for question in visible:
         chosen = answers.get(question.slug, ())

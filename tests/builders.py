@@ -8,13 +8,28 @@ from advisor import engine
 
 
 def protocol(slug: str, order: int, family: str = "tls", layer: str = "application") -> engine.Protocol:
-    return engine.Protocol(
-        slug, slug.upper(), family, layer, order, "", (), (), (f"configure {slug}",), "", ("ref",)
+    return engine.Protocol(slug, slug.upper(), family, layer, order, "", (), (), f"{slug} mode", "", ("ref",))
+
+
+def option(
+    slug: str,
+    *effects: engine.Effect,
+    unknown: bool = False,
+    flow: str | None = None,
+    applies_to: frozenset[str] = frozenset(),
+    weakens: bool = False,
+    offered: bool = True,
+) -> engine.Option:
+    return engine.Option(
+        slug,
+        slug.replace("-", " "),
+        unknown,
+        tuple(effects),
+        flow=flow,
+        applies_to=applies_to,
+        weakens=weakens,
+        offered_as_change=offered,
     )
-
-
-def option(slug: str, *effects: engine.Effect, unknown: bool = False) -> engine.Option:
-    return engine.Option(slug, slug.replace("-", " "), unknown, tuple(effects))
 
 
 def weight(criterion: str, amount: int) -> engine.Effect:
@@ -29,6 +44,10 @@ def require(protocol_slug: str, reason: str = "mandated") -> engine.Effect:
     return engine.Effect(engine.REQUIRE, protocol=protocol_slug, reason=reason)
 
 
+def layers(reason: str = "two independent layers are mandated") -> engine.Effect:
+    return engine.Effect(engine.LAYERS, reason=reason)
+
+
 def question(
     slug: str,
     order: int,
@@ -36,9 +55,21 @@ def question(
     kind: str = "single",
     required: bool = True,
     condition: frozenset = frozenset(),
+    lever_cost: int = 3,
+    assumption: str = "",
 ) -> engine.Question:
     return engine.Question(
-        slug, order, slug.title(), f"{slug}?", "", kind, required, tuple(options), condition
+        slug,
+        order,
+        slug.title(),
+        f"{slug}?",
+        "",
+        kind,
+        required,
+        tuple(options),
+        condition,
+        assumption=assumption,
+        lever_cost=lever_cost,
     )
 
 
@@ -49,6 +80,8 @@ def knowledge_base(
     base_weights: dict[str, int] | None = None,
     families: dict[str, tuple[str, str]] | None = None,
     rules: tuple[engine.Rule, ...] = (),
+    flows: tuple[str, ...] = (),
+    guidance: tuple[engine.Guidance, ...] = (),
 ) -> engine.KnowledgeBase:
     """`ratings` maps protocol slug -> criterion slug -> score; the order of protocols is their order."""
     criteria_slugs = list(next(iter(ratings.values())))
@@ -77,4 +110,8 @@ def knowledge_base(
         profiles=(),
         references=MappingProxyType({"ref": reference}),
         rules=rules,
+        flows=tuple(
+            engine.Flow(slug, slug.replace("-", " ").capitalize(), "", i) for i, slug in enumerate(flows)
+        ),
+        guidance=guidance,
     )

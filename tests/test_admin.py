@@ -63,7 +63,7 @@ def test_feedback_is_listed_with_the_reports_answers(staff_client, issued_record
     feedback = Feedback.objects.get()
     page = staff_client.get(admin_url(Feedback, "change", feedback.pk)).content.decode()
     assert "Our sites sit behind carrier NAT." in page
-    assert "All traffic between two or more sites" in page
+    assert "All traffic between sites: offices, data centres or cloud networks" in page
 
 
 RECORDS = {KnowledgeBaseVersion, Report, ReportPDF, Feedback}

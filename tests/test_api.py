@@ -34,15 +34,18 @@ def test_questions_lists_every_question_with_options_and_conditions(client):
     questions = response.json()
     assert [q["order"] for q in questions] == sorted(q["order"] for q in questions)
     client_question = next(q for q in questions if q["slug"] == "vpn-client")
-    assert {"question": "scope", "option": "remote-users"} in client_question["shown_when_any"]
+    assert {"question": "scope", "option": "remote-access"} in client_question["shown_when_any"]
     assert all(len(q["options"]) >= 2 for q in questions)
+    scope = next(q for q in questions if q["slug"] == "scope")
+    assert {o["slug"]: o["flow"] for o in scope["options"]}["site-link"] == "site-link"
+    assert all(q["assumption"] for q in questions if any(o["is_unknown"] for o in q["options"]))
 
 
 def test_profiles_lists_preset_answers_and_expectations(client):
     profiles = client.get("/api/v1/profiles").json()
     site = next(p for p in profiles if p["slug"] == "site-to-site")
     assert site["expected_protocol"] == "ipsec-esp-tunnel"
-    assert site["answers"]["scope"] == ["between-sites"]
+    assert site["answers"]["scope"] == ["site-link"]
 
 
 def test_recommendation_for_valid_answers(client):
@@ -51,11 +54,32 @@ def test_recommendation_for_valid_answers(client):
     data = response.json()
     assert data["primary"]["slug"] == "ipsec-esp-tunnel"
     assert data["knowledge_base_version"] == KnowledgeBaseVersion.current_number()
-    assert data["ranking"][0]["protocol"]["slug"] == "ipsec-esp-tunnel"
-    top = data["ranking"][0]
+    (part,) = data["parts"]
+    assert part["flow"]["slug"] == "site-link"
+    assert [layer["protocol"]["slug"] for layer in part["layers"]] == ["ipsec-esp-tunnel"]
+    assert part["ranking"][0]["protocol"]["slug"] == "ipsec-esp-tunnel"
+    top = part["ranking"][0]
     assert sum(c["points"] for c in top["contributions"]) == pytest.approx(top["total"], abs=0.1)
-    assert any(ref["identifier"] == "RFC 7296" for ref in data["guidance"][0]["references"])
-    assert data["excluded"] and all(row["reason"] for row in data["excluded"])
+    assert any(ref["identifier"] == "RFC 7296" for ref in part["protocols"][0]["references"])
+    assert part["excluded"] and all(row["reason"] for row in part["excluded"])
+    assert part["why"] and data["summary"]
+    assert part["guidance"] and all(item["sources"] for item in part["guidance"])
+
+
+def test_a_compound_case_gets_a_design_with_a_part_per_flow(client):
+    data = post(client, {"answers": profile_answers("sites-and-customer-portal")}).json()
+    assert data["kind"] == "parts"
+    assert [(p["flow"]["slug"], p["primary"]["slug"]) for p in data["parts"]] == [
+        ("site-link", "ipsec-esp-tunnel"),
+        ("public-service", "tls"),
+    ]
+
+
+def test_open_questions_come_back_as_assumptions(client):
+    answers = {**profile_answers("site-to-site"), "path": ["unknown"], "compliance": ["unknown"]}
+    data = post(client, {"answers": answers}).json()
+    assert {row["question"] for row in data["assumptions"]} >= {"path", "compliance", "app-change"}
+    assert all(row["text"] for row in data["assumptions"])
 
 
 def errors_of(response) -> dict[str, list[str]]:
@@ -94,14 +118,14 @@ def test_answer_to_a_question_that_is_not_asked(client):
 
 
 def test_missing_required_answers_are_each_named(client):
-    errors = errors_of(post(client, {"answers": {"scope": ["remote-users"]}}))
+    errors = errors_of(post(client, {"answers": {"scope": ["remote-access"]}}))
     assert errors["answers.vpn-client"] == ["This question needs an answer."]
     assert "answers.scope" not in errors
 
 
 def test_two_answers_to_a_single_choice_question(client):
-    answers = {**profile_answers("site-to-site"), "scope": ["between-sites", "one-app"]}
-    assert errors_of(post(client, {"answers": answers}))["answers.scope"] == [
+    answers = {**profile_answers("site-to-site"), "protection": ["confidentiality", "integrity-only"]}
+    assert errors_of(post(client, {"answers": answers}))["answers.protection"] == [
         "This question takes a single answer."
     ]
 
@@ -147,9 +171,7 @@ def test_an_admin_edit_shows_in_the_very_next_recommendation(client, staff_clien
     )
     after = post(client, body).json()
     assert after["knowledge_base_version"] == before["knowledge_base_version"] + 1
-    assert (
-        after["ranking"][0]["total"] != before["ranking"][0]["total"] or after["primary"] != before["primary"]
-    )
+    assert after["parts"][0]["ranking"][0]["total"] != before["parts"][0]["ranking"][0]["total"]
 
 
 def test_an_unchanged_knowledge_base_costs_one_query_per_request(client):
@@ -174,6 +196,11 @@ def test_a_change_made_by_another_process_is_seen(client):
 def test_recommendation_body_matches_its_documented_schema(client):
     from advisor.api import RecommendationOut
 
-    for slug in ("site-to-site", "high-assurance-two-layers", "contractors-unmanaged"):
+    for slug in (
+        "site-to-site",
+        "high-assurance-two-layers",
+        "contractors-unmanaged",
+        "staff-and-contractors",
+    ):
         data = post(client, {"answers": profile_answers(slug)}).json()
         assert RecommendationOut.model_validate(data).model_dump(mode="json") == data

@@ -8,6 +8,8 @@ from advisor.models import (
     KNOWLEDGE_BASE_MODELS,
     ConsistencyRule,
     Criterion,
+    Flow,
+    Guidance,
     Option,
     ProfileAnswer,
     Protocol,
@@ -27,8 +29,15 @@ REQUIRED_PROTOCOLS = {
     "ipsec-ah",
     "tls-vpn-portal",
     "tls-vpn-tunnel",
-    "layered-ipsec-tls",
     "wireguard",
+}
+REQUIRED_FLOWS = {
+    "site-link",
+    "host-link",
+    "remote-access",
+    "third-party-access",
+    "public-service",
+    "app-service",
 }
 REQUIRED_PROFILES = set(SHIPPED_PROFILES)
 REQUIRED_REFERENCES = {
@@ -49,6 +58,8 @@ REQUIRED_REFERENCES = {
     "RFC 9329",
     "RFC 9395",
     "RFC 9206",
+    "RFC 9150",
+    "RFC 9370",
 }
 
 
@@ -56,6 +67,7 @@ def test_the_required_protocols_profiles_and_references_are_shipped():
     assert set(Protocol.objects.values_list("slug", flat=True)) >= REQUIRED_PROTOCOLS
     assert set(UseCaseProfile.objects.values_list("slug", flat=True)) >= REQUIRED_PROFILES
     assert set(Reference.objects.values_list("identifier", flat=True)) >= REQUIRED_REFERENCES
+    assert set(Flow.objects.values_list("slug", flat=True)) >= REQUIRED_FLOWS
     assert Criterion.objects.count() >= 12
     assert UseCaseProfile.objects.count() >= 10
 
@@ -76,23 +88,47 @@ def test_every_rating_has_a_rationale_and_a_reference():
         assert rating.references.exists(), f"{rating} cites no reference"
 
 
-def test_every_protocol_has_guidance_ports_and_references():
+def test_every_protocol_has_a_mode_ports_references_and_its_own_guidance():
     for protocol in Protocol.objects.prefetch_related("references"):
-        assert len(protocol.guidance.splitlines()) >= 5, protocol
+        assert protocol.mode.strip(), protocol
         assert protocol.strengths.strip() and protocol.limitations.strip(), protocol
         assert protocol.ports.strip(), protocol
         assert protocol.references.exists(), protocol
+        assert Guidance.objects.filter(protocols=protocol).count() >= 4, f"{protocol} has little guidance"
 
 
-def test_every_question_has_two_options_and_every_known_option_affects_something():
+def test_every_guidance_item_cites_a_source_with_its_section():
+    for item in Guidance.objects.prefetch_related("sources"):
+        sources = list(item.sources.all())
+        assert sources, f"{item} cites nothing"
+        assert any(source.section.strip() for source in sources), f"{item} cites no section"
+        assert len(item.text) >= 40, item
+
+
+def test_every_question_has_two_options_and_every_known_option_does_something():
+    """An option counts when it weighs or constrains, names a flow, opens a question, or conditions guidance
+    or a warning; “I don't know” must do none of the first three."""
     for question in Question.objects.prefetch_related("options__effects"):
         options = list(question.options.all())
         assert len(options) >= 2, question
         for option in options:
             if option.is_unknown:
                 assert not option.effects.exists(), f"“I don't know” must stay neutral: {option}"
-            else:
-                assert option.effects.exists(), f"{option} affects nothing"
+                assert option.flow is None, option
+                continue
+            assert (
+                option.effects.exists()
+                or option.flow is not None
+                or option.dependent_questions.exists()
+                or option.rules_triggered.exists()
+                or option.guidance_when_all.exists()
+                or option.guidance_when_any.exists()
+            ), f"{option} does nothing"
+
+
+def test_every_question_that_can_be_left_open_says_what_is_then_assumed():
+    for question in Question.objects.filter(options__is_unknown=True).distinct():
+        assert len(question.assumption) >= 40, question
 
 
 def test_i_dont_know_is_offered_somewhere():

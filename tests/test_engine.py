@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from advisor import engine
-from tests.builders import exclude, knowledge_base, option, question, require, weight
+from tests.builders import exclude, knowledge_base, layers, option, question, require, weight
 
 RATINGS = {
     "alpha": {"speed": 5, "reach": 1, "cost": 3},
@@ -197,30 +197,217 @@ def test_warnings_fire_on_all_triggers_unless_silenced():
     assert engine.recommend(kb, {"need": ("fast",), "limits": ("no-alpha", "cheap")}).warnings == ()
 
 
-def test_layered_winner_names_its_network_and_application_parts():
-    ratings = {
-        "tls": {"app": 5, "net": 1, "depth": 2},
-        "ipsec": {"app": 1, "net": 5, "depth": 2},
-        "both": {"app": 4, "net": 4, "depth": 5},
-    }
-    families = {"tls": ("tls", "application"), "ipsec": ("ipsec", "network"), "both": ("layered", "both")}
+LAYERED_RATINGS = {
+    "tls": {"app": 5, "net": 1, "depth": 2},
+    "ipsec": {"app": 1, "net": 5, "depth": 2},
+    "wg": {"app": 1, "net": 4, "depth": 2},
+}
+LAYER_FAMILIES = {
+    "tls": ("tls", "application"),
+    "ipsec": ("ipsec", "network"),
+    "wg": ("other_vpn", "network"),
+}
+
+
+def test_two_layers_make_a_layered_part_with_an_outer_network_layer_and_an_inner_application_layer():
+    kb = knowledge_base(
+        LAYERED_RATINGS,
+        (
+            question(
+                "scope",
+                1,
+                option("link", exclude("tls", "cannot join networks"), flow="link"),
+                kind="multiple",
+            ),
+            question("assurance", 2, option("two-layers", layers()), option("one", weight("app", 1))),
+        ),
+        families=LAYER_FAMILIES,
+        flows=("link",),
+    )
+    result = engine.recommend(kb, {"scope": ("link",), "assurance": ("two-layers",)})
+    (part,) = result.parts
+    assert [(layer.role, layer.protocol) for layer in part.layers] == [("outer", "ipsec"), ("inner", "tls")]
+    assert result.kind == "layered"
+    # The flow's own exclusion says TLS cannot protect the link alone; it can still run inside it.
+    assert "tls" in {e.protocol for e in part.excluded}
+    assert part.runner_up == "wg"
+    assert "two independent layers" in " ".join(part.why)
+
+
+def test_without_an_application_layer_the_inner_layer_is_a_second_network_layer():
+    kb = knowledge_base(
+        LAYERED_RATINGS,
+        (question("q", 1, option("both", layers(), exclude("tls", "the applications cannot use TLS"))),),
+        families=LAYER_FAMILIES,
+    )
+    part = engine.recommend(kb, {"q": ("both",)}).parts[0]
+    assert [layer.protocol for layer in part.layers] == ["ipsec", "wg"]
+
+
+def test_each_flow_gets_its_own_part_scored_with_the_answers_that_bear_on_it():
+    ratings = {"alpha": {"speed": 5, "reach": 1}, "beta": {"speed": 1, "reach": 5}}
     kb = knowledge_base(
         ratings,
         (
             question(
-                "assurance", 1, option("two-layers", require("both", "two independent layers are mandated"))
+                "scope",
+                1,
+                option("fast-flow", weight("speed", 3), flow="fast-flow"),
+                option("far-flow", weight("reach", 3), flow="far-flow"),
+                kind="multiple",
+            ),
+            question(
+                "extra",
+                2,
+                option("far-only", weight("reach", 5), applies_to=frozenset({"far-flow"})),
+                option("none"),
             ),
         ),
-        families=families,
+        flows=("fast-flow", "far-flow"),
     )
-    result = engine.recommend(kb, {"assurance": ("two-layers",)})
-    assert result.primary == "both"
-    assert result.layering == engine.Layering("ipsec", "tls", "two independent layers are mandated")
-    assert engine.recommend(knowledge_base(ratings, families=families), {}).layering.reason.startswith(
-        "The answers put most weight on"
+    result = engine.recommend(kb, {"scope": ("fast-flow", "far-flow"), "extra": ("far-only",)})
+    assert [(part.flow, part.primary) for part in result.parts] == [
+        ("fast-flow", "alpha"),
+        ("far-flow", "beta"),
+    ]
+    assert result.parts[0].weights["reach"] == 1  # "far-only" bears on the other flow alone
+    assert result.parts[1].weights["reach"] == 1 + 3 + 5
+    assert result.kind == "parts"
+    assert result.summary.startswith("A design in 2 parts.")
+    # With no flow named, one part takes every answer.
+    assert [part.flow for part in engine.recommend(kb, {"extra": ("far-only",)}).parts] == [None]
+
+
+def test_a_part_that_nothing_meets_names_the_clashing_answers():
+    kb = knowledge_base(
+        RATINGS,
+        (
+            question("a", 1, option("no-alpha", exclude("alpha"), exclude("gamma"))),
+            question("b", 2, option("no-beta", exclude("beta"))),
+        ),
     )
-    plain = knowledge_base({"tls": ratings["tls"], "ipsec": ratings["ipsec"]}, families=families)
-    assert engine.recommend(plain, {}).layering is None
+    result = engine.recommend(kb, {"a": ("no-alpha",), "b": ("no-beta",)})
+    assert result.primary is None
+    assert "cannot all hold" in result.parts[0].why[0]
+    assert "“no alpha”" in result.parts[0].why[0] and "“no beta”" in result.parts[0].why[0]
+
+
+def test_a_tie_is_named_as_a_tie_with_what_would_decide_it():
+    kb = knowledge_base({"first": {"x": 3, "y": 1}, "second": {"x": 3, "y": 1}})
+    part = engine.recommend(kb, {}).parts[0]
+    assert part.margin == 0 and part.close_call
+    assert any(sentence.startswith("It ties with SECOND") for sentence in part.why)
+
+
+def test_levers_are_at_most_five_cheapest_first_and_never_weaken_protection():
+    ratings = {"alpha": {"speed": 5, "reach": 1}, "beta": {"speed": 1, "reach": 5}}
+    questions = tuple(
+        question(
+            f"q{n}",
+            n,
+            option("keep"),
+            option("switch", weight("reach", 5)),
+            option("weaker", weight("reach", 5), weakens=True),
+            lever_cost=6 - n if n < 6 else 1,
+        )
+        for n in range(1, 8)
+    )
+    kb = knowledge_base(ratings, questions)
+    answers = {f"q{n}": ("keep",) for n in range(1, 8)}
+    changes = engine.recommend(kb, answers).answer_changes
+    assert len(changes) == 5
+    costs = [kb.question(c.question).lever_cost for c in changes]
+    assert costs == sorted(costs)
+    assert all(c.option == "switch" for c in changes)
+
+
+def test_harder_situations_are_offered_only_to_settle_an_open_question():
+    ratings = {"alpha": {"speed": 5}, "beta": {"speed": 4}}
+    kb = knowledge_base(
+        ratings,
+        (
+            question(
+                "path",
+                1,
+                option("open"),
+                option("blocked", exclude("alpha"), offered=False),
+                option("idk", unknown=True),
+            ),
+        ),
+    )
+    assert engine.recommend(kb, {"path": ("open",)}).answer_changes == ()
+    (change,) = engine.recommend(kb, {"path": ("idk",)}).answer_changes
+    assert (change.option, change.new_leader, change.settles_open_question) == ("blocked", "beta", True)
+
+
+def test_a_question_that_describes_the_case_is_no_lever():
+    ratings = {"alpha": {"speed": 5, "reach": 1}, "beta": {"speed": 1, "reach": 5}}
+    kb = knowledge_base(
+        ratings,
+        (
+            question(
+                "need", 1, option("fast", weight("speed", 3)), option("far", weight("reach", 3)), lever_cost=0
+            ),
+        ),
+    )
+    assert engine.recommend(kb, {"need": ("fast",)}).answer_changes == ()
+
+
+def test_guidance_follows_protocols_flows_and_answers():
+    items = (
+        engine.Guidance("for-alpha", "checklist", "Alpha", "do alpha", protocols=frozenset({"alpha"})),
+        engine.Guidance("for-beta", "checklist", "Beta", "do beta", protocols=frozenset({"beta"})),
+        engine.Guidance("when-fast", "pitfall", "Fast", "mind speed", when_all=frozenset({("need", "fast")})),
+        engine.Guidance(
+            "unless-cheap", "checklist", "Not cheap", "spend", unless_any=frozenset({("limits", "cheap")})
+        ),
+        engine.Guidance(
+            "any-of",
+            "checklist",
+            "Any",
+            "either",
+            protocols=frozenset({"alpha"}),
+            when_any=frozenset({("limits", "cheap"), ("limits", "no-alpha")}),
+        ),
+        engine.Guidance(
+            "alpha-mode",
+            "mode",
+            "Mode",
+            "alpha, the fast way",
+            protocols=frozenset({"alpha"}),
+            when_all=frozenset({("need", "fast")}),
+        ),
+    )
+    kb = dataclasses.replace(KB, guidance=items)
+    result = engine.recommend(kb, {"need": ("fast",)})
+    assert result.parts[0].guidance == ("for-alpha",)
+    assert result.guidance == ("when-fast", "unless-cheap")
+    assert result.parts[0].layers[0].mode == "alpha, the fast way"
+    cheap = engine.recommend(kb, {"need": ("far",), "limits": ("cheap",)})
+    assert cheap.primary == "beta" and cheap.parts[0].guidance == ("for-beta",)
+    assert cheap.guidance == () and cheap.parts[0].layers[0].mode == "beta mode"
+
+
+def test_open_questions_list_their_assumptions():
+    kb = knowledge_base(
+        RATINGS,
+        (
+            question(
+                "need",
+                1,
+                option("fast", weight("speed", 1)),
+                option("dunno", unknown=True),
+                assumption="Assumed slow.",
+            ),
+            question("other", 2, option("x", weight("cost", 1)), assumption="Assumed x."),
+        ),
+    )
+    result = engine.recommend(kb, {"need": ("dunno",)})
+    assert [(a.question, a.text) for a in result.assumptions] == [
+        ("need", "Assumed slow."),
+        ("other", "Assumed x."),
+    ]
+    assert engine.recommend(kb, {"need": ("fast",), "other": ("x",)}).assumptions == ()
 
 
 def test_the_same_answers_give_the_same_result():

@@ -274,7 +274,7 @@ def test_recommend_command_writes_the_pdf(tmp_path):
     out, stdout, stderr = tmp_path / "out.pdf", io.StringIO(), io.StringIO()
     arguments = ["--profile", "site-to-site", "--pdf", str(out), "--paper", "letter"]
     call_command("recommend", *arguments, stdout=stdout, stderr=stderr)
-    assert "Recommended: IPsec ESP, tunnel mode (IKEv2)" in stdout.getvalue()
+    assert "Use IPsec ESP, tunnel mode (IKEv2)." in stdout.getvalue()
     assert f"Wrote {out}" in stderr.getvalue()
     reader = PdfReader(out)
     assert len(reader.pages) > 1

@@ -40,7 +40,7 @@ def test_start_from_a_profile_prefills_answers_and_opens_the_review(client):
     response = client.post(reverse("advisor:start"), {"profile": "site-to-site"})
     assessment = Assessment.objects.get()
     assert response["Location"] == review_url(assessment)
-    assert assessment.answers["scope"] == ["between-sites"]
+    assert assessment.answers["scope"] == ["site-link"]
     assert assessment.profile.slug == "site-to-site"
 
 
@@ -53,7 +53,7 @@ def test_start_from_an_unknown_profile_says_so(client):
 def test_home_lists_this_browsers_recent_assessments_only(client):
     client.post(reverse("advisor:start"))
     mine = Assessment.objects.get()
-    Assessment.objects.create(answers={"scope": ["one-app"]})
+    Assessment.objects.create(answers={"scope": ["app-service"]})
     page = client.get(reverse("advisor:home")).content.decode()
     assert review_url(mine) in page
     assert page.count("/review/") == 1
@@ -75,25 +75,28 @@ def test_each_step_renders_as_page_and_fragment(client, assessment, headers):
 
 
 def test_valid_answer_is_saved_and_leads_to_the_next_question(client, assessment):
-    response = client.post(step_url(assessment, "scope"), {"answer": "remote-users"})
+    response = client.post(step_url(assessment, "scope"), {"answer": "remote-access"})
     assessment.refresh_from_db()
-    assert assessment.answers == {"scope": ["remote-users"]}
+    assert assessment.answers == {"scope": ["remote-access"]}
     assert response.status_code == 302
     assert response["Location"] == step_url(assessment, "endpoints")
 
 
 def test_htmx_answer_fetches_the_next_step_through_its_url(client, assessment):
-    response = client.post(step_url(assessment, "scope"), {"answer": "remote-users"}, **HTMX)
+    response = client.post(step_url(assessment, "scope"), {"answer": "remote-access"}, **HTMX)
     assert response.status_code == 200
     assert '"path": "' + step_url(assessment, "endpoints") in response["HX-Location"]
     assert '"target": "#wizard"' in response["HX-Location"]
 
 
 def test_branching_asks_follow_up_questions_only_when_they_apply(client, assessment):
-    client.post(step_url(assessment, "scope"), {"answer": "between-sites"})
+    client.post(step_url(assessment, "scope"), {"answer": "site-link"})
     response = client.post(step_url(assessment, "endpoints"), {"answer": ["gateways"]})
-    assert response["Location"] == step_url(assessment, "app-change")
-    client.post(step_url(assessment, "scope"), {"answer": "remote-users"})
+    assert response["Location"] == step_url(assessment, "far-end")
+    client.post(step_url(assessment, "scope"), {"answer": "public-service"})
+    response = client.post(step_url(assessment, "endpoints"), {"answer": ["public-browsers"]})
+    assert response["Location"] == step_url(assessment, "app-change"), "no far end to ask about"
+    client.post(step_url(assessment, "scope"), {"answer": "remote-access"})
     response = client.post(step_url(assessment, "endpoints"), {"answer": ["managed-devices"]})
     assert response["Location"] == step_url(assessment, "app-change")
     response = client.post(step_url(assessment, "app-change"), {"answer": "some"})
@@ -101,12 +104,12 @@ def test_branching_asks_follow_up_questions_only_when_they_apply(client, assessm
 
 
 def test_missing_answer_shows_a_message_and_keeps_earlier_answers(client, assessment):
-    client.post(step_url(assessment, "scope"), {"answer": "one-app"})
+    client.post(step_url(assessment, "scope"), {"answer": "app-service"})
     response = client.post(step_url(assessment, "endpoints"), {})
     assert response.status_code == 200
     assert "Choose at least one answer to go on." in response.content.decode()
     assessment.refresh_from_db()
-    assert assessment.answers == {"scope": ["one-app"]}
+    assert assessment.answers == {"scope": ["app-service"]}
 
 
 def test_unknown_option_is_refused_and_the_choice_stays_visible(client, assessment):
@@ -126,7 +129,7 @@ def test_i_dont_know_cannot_be_combined(client, assessment):
 
 
 def test_a_step_whose_condition_is_not_met_is_skipped_with_a_message(client, assessment):
-    client.post(step_url(assessment, "scope"), {"answer": "one-app"})
+    client.post(step_url(assessment, "scope"), {"answer": "app-service"})
     response = client.post(step_url(assessment, "vpn-client"), {"answer": "yes"}, follow=True)
     assert "is not asked after your other answers" in response.content.decode()
     assessment.refresh_from_db()
@@ -139,7 +142,7 @@ def test_unknown_question_and_assessment_are_404(client, assessment):
 
 
 def test_back_saves_the_current_choice_and_returns_to_the_previous_step(client, assessment):
-    client.post(step_url(assessment, "scope"), {"answer": "one-app"})
+    client.post(step_url(assessment, "scope"), {"answer": "app-service"})
     response = client.post(step_url(assessment, "endpoints"), {"answer": ["servers"], "direction": "back"})
     assert response["Location"] == step_url(assessment, "scope")
     assessment.refresh_from_db()
@@ -149,7 +152,7 @@ def test_back_saves_the_current_choice_and_returns_to_the_previous_step(client, 
 
 
 def test_back_with_nothing_chosen_just_goes_back(client, assessment):
-    client.post(step_url(assessment, "scope"), {"answer": "one-app"})
+    client.post(step_url(assessment, "scope"), {"answer": "app-service"})
     response = client.post(step_url(assessment, "endpoints"), {"direction": "back"})
     assert response["Location"] == step_url(assessment, "scope")
 
@@ -158,13 +161,13 @@ def test_missing_csrf_token_is_refused_plainly_and_nothing_is_lost(assessment):
     from django.test import Client
 
     strict = Client(enforce_csrf_checks=True)
-    assessment.answers = {"scope": ["one-app"]}
+    assessment.answers = {"scope": ["app-service"]}
     assessment.save()
     response = strict.post(step_url(assessment, "endpoints"), {"answer": ["servers"]})
     assert response.status_code == 403
     assert "Every answer saved before it is still there" in response.content.decode()
     assessment.refresh_from_db()
-    assert assessment.answers == {"scope": ["one-app"]}
+    assert assessment.answers == {"scope": ["app-service"]}
 
 
 def test_review_lists_answers_with_edit_links_and_warnings(client):
@@ -180,7 +183,7 @@ def test_review_lists_answers_with_edit_links_and_warnings(client):
 
 
 def test_review_shows_answers_that_no_longer_count(client, assessment):
-    assessment.answers = {"scope": ["one-app"], "vpn-client": ["yes"]}
+    assessment.answers = {"scope": ["app-service"], "vpn-client": ["yes"]}
     assessment.save()
     body = client.get(review_url(assessment)).content.decode()
     assert "Answers no longer used" in body
@@ -188,7 +191,7 @@ def test_review_shows_answers_that_no_longer_count(client, assessment):
 
 
 def test_incomplete_review_cannot_issue_a_report(client, assessment):
-    assessment.answers = {"scope": ["one-app"]}
+    assessment.answers = {"scope": ["app-service"]}
     assessment.save()
     response = client.post(review_url(assessment))
     assert response.status_code == 200
@@ -203,7 +206,7 @@ def test_complete_review_issues_a_report_and_later_edits_make_a_new_one(client):
     report = Report.objects.get()
     assert first["Location"] == reverse("advisor:report", args=[report.id])
     assert report.result["primary"]["slug"] == "ipsec-esp-tunnel"
-    client.post(step_url(assessment, "scope"), {"answer": "one-app"})
+    client.post(step_url(assessment, "scope"), {"answer": "app-service"})
     client.post(review_url(assessment))
     assert Report.objects.count() == 2
     report.refresh_from_db()
@@ -216,12 +219,12 @@ def test_two_assessments_in_one_browser_never_mix(client):
     client.post(reverse("advisor:start"))
     client.post(reverse("advisor:start"))
     first, second = Assessment.objects.order_by("created_at")
-    client.post(step_url(first, "scope"), {"answer": "one-app"})
-    client.post(step_url(second, "scope"), {"answer": "between-sites"})
+    client.post(step_url(first, "scope"), {"answer": "app-service"})
+    client.post(step_url(second, "scope"), {"answer": "site-link"})
     first.refresh_from_db()
     second.refresh_from_db()
-    assert first.answers == {"scope": ["one-app"]}
-    assert second.answers == {"scope": ["between-sites"]}
+    assert first.answers == {"scope": ["app-service"]}
+    assert second.answers == {"scope": ["site-link"]}
 
 
 def test_step_queries_are_bounded(client, assessment):

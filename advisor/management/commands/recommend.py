@@ -100,52 +100,49 @@ class Command(BaseCommand):
 
 
 def summary(data: dict) -> str:
-    """A plain-text report for the terminal."""
-    lines = [f"Knowledge base version {data['knowledge_base_version']}", ""]
-    if data["primary"] is None:
-        lines.append("No protocol meets every constraint of these answers; see the exclusions below.")
-    else:
-        top = data["ranking"][0]
-        verdict = f"Recommended: {data['primary']['name']} ({top['total']:.1f} of 100)"
-        if data["runner_up"]:
-            verdict += f", {data['margin']:.1f} points ahead of {data['runner_up']['name']}"
-        lines.append(verdict + ".")
-    if data["layering"]:
-        layering = data["layering"]
-        lines.append(
-            f"Layered design: {layering['network']['name']} on the network path and "
-            f"{layering['application']['name']} for the applications. {layering['reason']}"
-        )
-    lines += ["", "Ranking"]
-    lines += [
-        f"  {row['rank']:>2}. {row['protocol']['name']:<45} {row['total']:6.1f}" for row in data["ranking"]
-    ]
-    if data["excluded"]:
-        lines += ["", "Excluded"]
-        lines += [
-            f"  - {row['protocol']['name']} ({row['question_title']}: {row['option_label']}): {row['reason']}"
-            for row in data["excluded"]
-        ]
-    weighted = [row for row in data["weights"] if row["from_answers"]]
-    if weighted:
-        lines += ["", "What your answers made important"]
-        for row in sorted(weighted, key=lambda row: -row["weight"]):
-            sources = ", ".join(f"{s['option_label']} +{s['weight']}" for s in row["from_answers"])
-            lines.append(f"  - {row['criterion_name']}: weight {row['weight']} ({sources})")
-    if data["answer_changes"] or data["sensitivity"]:
+    """A plain-text report for the terminal: the design part by part, then what applies to all of it."""
+    lines = [f"Knowledge base version {data['knowledge_base_version']}", "", data["summary"]]
+    for part in data["parts"]:
+        lines += ["", f"== {part['name']} =="]
+        if part["conflict"]:
+            lines.append(part["conflict"])
+        for layer in part["layers"]:
+            role = "" if layer["role"] == "single" else f"{layer['role'].capitalize()} layer: "
+            lines.append(f"{role}{layer['protocol']['name']}. Mode: {layer['mode']}")
+        lines += [f"  {sentence}" for sentence in part["why"]]
+        if part["ranking"]:
+            lines.append("Ranking")
+            lines += [
+                f"  {row['rank']:>2}. {row['protocol']['name']:<45} {row['total']:6.1f}"
+                for row in part["ranking"]
+            ]
+        if part["excluded"]:
+            lines.append("Excluded")
+            lines += [
+                f"  - {row['protocol']['name']} ({row['question_title']}: {row['option_label']}): {row['reason']}"
+                for row in part["excluded"]
+            ]
+        for facts in part["protocols"]:
+            lines.append(f"Ports and protocol numbers for {facts['protocol']['name']}: {facts['ports']}")
+        lines += _guidance_lines(part["guidance"])
+    if data["answer_changes"]:
         lines += ["", "What would change the answer"]
         lines += [f"  - {row['sentence']}" for row in data["answer_changes"]]
-        lines += [
-            f"  - Weight of “{row['criterion_name']}” moving from {row['weight']} to {row['flip_at']:.1f} "
-            f"would put {row['new_leader']['name']} first."
-            for row in data["sensitivity"][:5]
-        ]
+    if data["assumptions"]:
+        lines += ["", "Assumed for questions left open"]
+        lines += [f"  - {row['question_title']}: {row['text']}" for row in data["assumptions"]]
     if data["warnings"]:
         lines += ["", "Warnings"]
         lines += [f"  - [{row['severity']}] {row['message']}" for row in data["warnings"]]
-    for guide in data["guidance"]:
-        lines += ["", f"Configuration: {guide['protocol']['name']}"]
-        lines += [f"  - {line}" for line in guide["configuration"]]
-        lines.append(f"  Ports and protocol numbers: {guide['ports']}")
-        lines.append("  Sources: " + "; ".join(ref["identifier"] for ref in guide["references"]))
+    if data["guidance"]:
+        lines += ["", "== Across the design =="]
+        lines += _guidance_lines(data["guidance"])
     return "\n".join(lines)
+
+
+def _guidance_lines(items: list[dict]) -> list[str]:
+    lines = []
+    for item in items:
+        sources = "; ".join(f"{ref['identifier']} {ref['section']}".strip() for ref in item["sources"])
+        lines.append(f"  - [{item['kind']}] {item['title']}: {item['text']} ({sources})")
+    return lines
