@@ -33,10 +33,13 @@ RATING_MAX = 5
 SINGLE = "single"
 WEIGHT, EXCLUDE, REQUIRE, LAYERS = "weight", "exclude", "require", "layers"
 NETWORK_LAYER, TUNNEL_LAYER, APPLICATION_LAYER = "network", "tunnel", "application"
+TLS_FAMILY = "tls"
 MODE = "mode"
 CLOSE_CALL = 3.0
 """Points within which a lead is a close call: one rating or weight edit could reverse it."""
 MAX_LEVERS = 5
+CHANGE_PREFERENCE = ("remove", "choose", "swap", "add")
+"""Among changes to one question with the same outcome, the plainest is kept."""
 
 Answers = Mapping[str, tuple[str, ...]]
 Pair = tuple[str, str]
@@ -644,7 +647,8 @@ def _outer_candidates(kb: KnowledgeBase) -> frozenset[str]:
 
 
 def _inner_candidates(kb: KnowledgeBase) -> frozenset[str]:
-    return frozenset(p.slug for p in kb.protocols if p.layer == APPLICATION_LAYER)
+    """Per-application TLS: the layer that protects each application inside the network layer."""
+    return frozenset(p.slug for p in kb.protocols if p.layer == APPLICATION_LAYER and p.family == TLS_FAMILY)
 
 
 def _best(kb: KnowledgeBase, totals: list[int], excluded: set[str], among: frozenset[str] | None = None):
@@ -667,18 +671,16 @@ def _choose_layers(
     and must meet every requirement of the part. The inner layer protects each
     application (TLS) and need not cover the whole flow on its own, so only the
     requirements that bar a protocol outright apply to it. When no application
-    layer is possible, the inner layer is a second, independent network layer,
-    as NSA CSfC capability packages allow.
+    can use TLS, the inner layer is a second, independent instance of the outer
+    protocol (another implementation, other keys), as NSA CSfC capability
+    packages allow for two IPsec layers.
     """
     if not layered:
         return _best(kb, totals, excluded), None
     outer = _best(kb, totals, excluded, _outer_candidates(kb))
     if outer is None:
         return None, None
-    inner = _best(kb, totals, barred, _inner_candidates(kb)) or _best(
-        kb, totals, excluded | {outer}, _outer_candidates(kb)
-    )
-    return outer, inner or outer
+    return outer, _best(kb, totals, barred, _inner_candidates(kb)) or outer
 
 
 def _signature(kb: KnowledgeBase, answers: Answers, flow: str | None) -> tuple[str | None, str | None]:
@@ -915,10 +917,13 @@ def _answer_changes(
             kb.question(c.question).lever_cost,
             c.new_leader is None,
             positions[c.question],
+            CHANGE_PREFERENCE.index(c.change),
             [o.slug for o in kb.question(c.question).options].index(c.option),
         )
     )
-    return tuple(found[:MAX_LEVERS])
+    # One way of saying each outcome per question: "drop only TCP 443" says what "open UDP instead" would.
+    distinct = {(c.question, c.flow, c.new_leader, c.new_inner): c for c in reversed(found)}
+    return tuple(sorted(distinct.values(), key=found.index)[:MAX_LEVERS])
 
 
 def _alternatives(question: Question, current: tuple[str, ...]):
@@ -1011,9 +1016,17 @@ def _why(kb: KnowledgeBase, part: Part, changes: list[AnswerChange]) -> tuple[st
         return (conflict_sentence(kb, part),)
     sentences = []
     leader = part.primary
-    for pair, protocols, reason in _binding_answers(kb, part)[:3]:
-        sentence = f"You answered “{_label(kb, pair)}”, which rules out {_names(kb, protocols)}."
-        sentences.append(f"{sentence} {reason}" if reason else sentence)
+    for pair, reasons in _binding_answers(kb, part)[:3]:
+        groups = sorted(reasons.items(), key=lambda group: -len(group[1]))
+        (reason, protocols), others = groups[0], groups[1:]
+        text = f"You answered “{_label(kb, pair)}”, which rules out {_names(kb, protocols)}. {reason}"
+        if len(others) == 1:
+            other_reason, other_protocols = others[0]
+            text += f" It also rules out {_names(kb, other_protocols)}. {other_reason}"
+        elif others:
+            rest = [protocol for _, group in others for protocol in group]
+            text += f" It also rules out {_names(kb, rest)}, for the reasons listed with the scores."
+        sentences.append(text)
     if part.layered_by:
         labels = ", ".join(f"“{_label(kb, pair)}”" for pair in part.layered_by)
         outer, inner = (kb.protocol(layer.protocol).name for layer in part.layers)
@@ -1054,10 +1067,10 @@ def _why(kb: KnowledgeBase, part: Part, changes: list[AnswerChange]) -> tuple[st
     return tuple(sentences)
 
 
-def _binding_answers(kb: KnowledgeBase, part: Part) -> list[tuple[Pair, list[str], str]]:
-    """Each answer that rules protocols out of the part, in question order, naming only protocols not yet named.
+def _binding_answers(kb: KnowledgeBase, part: Part) -> list[tuple[Pair, dict[str, list[str]]]]:
+    """Each answer that rules protocols out of the part, in question order, with the protocols under each reason.
 
-    The reason is given when the answer gives one reason for all the protocols it rules out.
+    A protocol is named once, under the first answer that rules it out.
     """
     positions = {q.slug: q.order for q in kb.questions}
     by_answer: dict[Pair, list[Exclusion]] = {}
@@ -1066,12 +1079,13 @@ def _binding_answers(kb: KnowledgeBase, part: Part) -> list[tuple[Pair, list[str
     named: set[str] = set()
     rows = []
     for pair in sorted(by_answer, key=lambda pair: positions[pair[0]]):
-        exclusions = [e for e in by_answer[pair] if e.protocol not in named]
-        if not exclusions:
-            continue
-        named.update(e.protocol for e in exclusions)
-        reasons = {e.reason for e in by_answer[pair]}
-        rows.append((pair, [e.protocol for e in exclusions], reasons.pop() if len(reasons) == 1 else ""))
+        reasons: dict[str, list[str]] = {}
+        for exclusion in by_answer[pair]:
+            if exclusion.protocol not in named:
+                reasons.setdefault(exclusion.reason, []).append(exclusion.protocol)
+                named.add(exclusion.protocol)
+        if reasons:
+            rows.append((pair, reasons))
     return rows
 
 

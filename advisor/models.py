@@ -811,6 +811,12 @@ class SourceDisagreement(models.Model):
     protocols = models.ManyToManyField(
         Protocol, related_name="disagreements", help_text="Shown when the report recommends one of these."
     )
+    flows = models.ManyToManyField(
+        Flow,
+        blank=True,
+        related_name="disagreements",
+        help_text="Shown only for parts of a design protecting one of these flows; none means any.",
+    )
     references = models.ManyToManyField(Reference, related_name="disagreements")
 
     objects = SlugManager()
@@ -824,7 +830,7 @@ class SourceDisagreement(models.Model):
     def natural_key(self) -> tuple[str]:
         return (self.slug,)
 
-    natural_key.dependencies = ["advisor.protocol", "advisor.reference"]
+    natural_key.dependencies = ["advisor.protocol", "advisor.flow", "advisor.reference"]
 
 
 KNOWLEDGE_BASE_MODELS = (

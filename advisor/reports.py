@@ -45,7 +45,6 @@ def issue(
     """Freeze a recommendation with the answers worded as the user saw them now."""
     result = engine.recommend(kb, answers)
     data = engine.as_dict(kb, result)
-    recommended = {protocol for part in result.parts for protocol in part.protocols}
     disagreements = [
         {
             "topic": row.topic,
@@ -55,9 +54,8 @@ def issue(
                 for ref in row.references.all()
             ],
         }
-        for row in SourceDisagreement.objects.filter(protocols__slug__in=recommended)
-        .distinct()
-        .prefetch_related("references")
+        for row in SourceDisagreement.objects.prefetch_related("references", "protocols", "flows")
+        if _bears_on_design(row, result)
     ]
     report = Report(
         assessment=assessment,
@@ -80,6 +78,15 @@ def issue(
     if save:
         report.save()
     return report
+
+
+def _bears_on_design(row: SourceDisagreement, result: engine.Recommendation) -> bool:
+    """A disagreement matters when a part uses one of its protocols for one of its flows (or any flow)."""
+    protocols = {protocol.slug for protocol in row.protocols.all()}
+    flows = {flow.slug for flow in row.flows.all()}
+    return any(
+        not protocols.isdisjoint(part.protocols) and (not flows or part.flow in flows) for part in result.parts
+    )
 
 
 @dataclass(frozen=True)

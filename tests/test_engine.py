@@ -234,14 +234,15 @@ def test_two_layers_make_a_layered_part_with_an_outer_network_layer_and_an_inner
     assert "two independent layers" in " ".join(part.why)
 
 
-def test_without_an_application_layer_the_inner_layer_is_a_second_network_layer():
+def test_without_an_application_layer_the_inner_layer_is_a_second_independent_instance():
     kb = knowledge_base(
         LAYERED_RATINGS,
         (question("q", 1, option("both", layers(), exclude("tls", "the applications cannot use TLS"))),),
         families=LAYER_FAMILIES,
     )
     part = engine.recommend(kb, {"q": ("both",)}).parts[0]
-    assert [layer.protocol for layer in part.layers] == ["ipsec", "wg"]
+    assert [(layer.role, layer.protocol) for layer in part.layers] == [("outer", "ipsec"), ("inner", "ipsec")]
+    assert "a second, independent IPSEC" in engine.recommend(kb, {"q": ("both",)}).summary
 
 
 def test_each_flow_gets_its_own_part_scored_with_the_answers_that_bear_on_it():
