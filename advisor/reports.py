@@ -85,7 +85,8 @@ def _bears_on_design(row: SourceDisagreement, result: engine.Recommendation) -> 
     protocols = {protocol.slug for protocol in row.protocols.all()}
     flows = {flow.slug for flow in row.flows.all()}
     return any(
-        not protocols.isdisjoint(part.protocols) and (not flows or part.flow in flows) for part in result.parts
+        not protocols.isdisjoint(part.protocols) and (not flows or part.flow in flows)
+        for part in result.parts
     )
 
 
