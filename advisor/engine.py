@@ -13,7 +13,8 @@ the protocol listed first in the knowledge base.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import partial
 from types import MappingProxyType
@@ -163,6 +164,8 @@ class KnowledgeBase:
         recommendation. Each option's points for all protocols are therefore
         packed into one integer, a fixed-width field per protocol wide enough
         for the largest possible total, so adding an option is one addition.
+        A missing rating counts 0 here, so that an incomplete knowledge base
+        still builds and `integrity_problems` can say what is missing.
         """
         setup = partial(object.__setattr__, self)
         most_weight = sum(c.base_weight for c in self.criteria) + sum(
@@ -172,7 +175,7 @@ class KnowledgeBase:
         setup(
             "_base_points",
             self._pack(
-                sum(c.base_weight * self.ratings[p.slug, c.slug].score for c in self.criteria)
+                sum(c.base_weight * _score_or_zero(self.ratings, p.slug, c.slug) for c in self.criteria)
                 for p in self.protocols
             ),
         )
@@ -187,7 +190,7 @@ class KnowledgeBase:
                     excludes |= every_protocol - required
                 options[question.slug, option.slug] = _OptionEffects(
                     self._pack(
-                        sum(e.weight * self.ratings[p.slug, e.criterion].score for e in weights)
+                        sum(e.weight * _score_or_zero(self.ratings, p.slug, e.criterion) for e in weights)
                         for p in self.protocols
                     ),
                     frozenset(excludes),
@@ -861,3 +864,279 @@ def _gap(kb: KnowledgeBase, result: Recommendation, expected: str) -> tuple[str,
                 f"{ahead.points - behind.points:.1f} points."
             )
     return tuple(lines)
+
+
+# --- Integrity of the knowledge base --------------------------------------------------------------
+#
+# Admin edits happen one record at a time, so the knowledge base passes through states that the
+# scoring above cannot handle (a criterion nobody has rated yet) or that quietly distort the advice
+# (an option that does nothing). Each check below finds one kind of problem; add a check by writing a
+# function and listing it in INTEGRITY_CHECKS.
+
+RATING_MIN = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityProblem:
+    """One thing in the knowledge base that breaks or distorts the advice, and how to fix it."""
+
+    code: str
+    """Stable name of the kind of problem, e.g. 'rating-missing'."""
+    subject: str
+    """The record at fault, as a maintainer knows it, e.g. 'Criterion “Forward secrecy”'."""
+    message: str
+    """What is wrong and what to do about it."""
+    record: tuple[str, ...] = ()
+    """The record to open to fix it: its kind and slugs, e.g. ('option', 'scope', 'unknown')."""
+
+
+def _score_or_zero(ratings: Mapping[tuple[str, str], Rating], protocol: str, criterion: str) -> int:
+    rating = ratings.get((protocol, criterion))
+    return rating.score if rating is not None else 0
+
+
+def _names(names: Iterable[str]) -> str:
+    """“A”, “A and B”, “A, B and C”."""
+    quoted = [f"“{name}”" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _option_words(kb: KnowledgeBase, pair: tuple[str, str]) -> str:
+    """An answer as the admin shows it (“Question: Option”), or its slugs when it no longer exists."""
+    question = kb.question(pair[0])
+    option = question.option(pair[1]) if question else None
+    return f"{question.title}: {option.label}" if option else f"{pair[0]}/{pair[1]}"
+
+
+def _option_subject(question: Question, option: Option) -> str:
+    return f"Option “{question.title}: {option.label}”"
+
+
+def _unrated(
+    protocols: tuple[Protocol, ...],
+    criteria: tuple[Criterion, ...],
+    ratings: Mapping[tuple[str, str], Rating],
+) -> dict[Protocol | Criterion, list[Criterion | Protocol]]:
+    """Missing ratings, each put on whichever of its protocol or criterion lacks more of them.
+
+    A new criterion lacks a rating from every protocol and a new protocol one on every criterion: the
+    record to complete is the new one, not the dozen it is missing against. Ties go to the criterion.
+    """
+    missing = [(p, c) for p in protocols for c in criteria if (p.slug, c.slug) not in ratings]
+    per_protocol = Counter(p.slug for p, _ in missing)
+    per_criterion = Counter(c.slug for _, c in missing)
+    unrated: dict[Protocol | Criterion, list[Criterion | Protocol]] = {}
+    for protocol, criterion in missing:
+        if per_protocol[protocol.slug] > per_criterion[criterion.slug]:
+            unrated.setdefault(protocol, []).append(criterion)
+        else:
+            unrated.setdefault(criterion, []).append(protocol)
+    return unrated
+
+
+def _missing_ratings(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    for record, others in _unrated(kb.protocols, kb.criteria, kb.ratings).items():
+        names = _names(other.name for other in others)
+        if isinstance(record, Criterion):
+            yield IntegrityProblem(
+                "rating-missing",
+                f"Criterion “{record.name}”",
+                f"Not rated for {names}. Rate every protocol on it.",
+                ("criterion", record.slug),
+            )
+        else:
+            yield IntegrityProblem(
+                "rating-missing",
+                f"Protocol “{record.name}”",
+                f"Not rated on {names}. Rate it on every criterion.",
+                ("protocol", record.slug),
+            )
+
+
+def _ratings_out_of_range(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    protocols = {p.slug: p.name for p in kb.protocols}
+    criteria = {c.slug: c.name for c in kb.criteria}
+    for rating in kb.ratings.values():
+        if not RATING_MIN <= rating.score <= RATING_MAX:
+            protocol = protocols.get(rating.protocol, rating.protocol)
+            criterion = criteria.get(rating.criterion, rating.criterion)
+            yield IntegrityProblem(
+                "rating-out-of-range",
+                f"Rating of {protocol} on {criterion}",
+                f"Rated {rating.score}; ratings run from {RATING_MIN} to {RATING_MAX}. Correct the score.",
+                ("rating", rating.protocol, rating.criterion),
+            )
+
+
+def _conditions(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    """Conditions must name an option of an earlier question: `visible_questions` decides in one pass."""
+    position = {question.slug: index for index, question in enumerate(kb.questions)}
+    for index, question in enumerate(kb.questions):
+        for pair in sorted(question.condition):
+            target = kb.question(pair[0])
+            if target is None or target.option(pair[1]) is None:
+                code, why = "condition-unknown-option", "which is not an option of any question"
+            elif position[target.slug] == index:
+                code, why = "condition-not-earlier", "an answer to this question itself"
+            elif position[target.slug] > index:
+                code, why = "condition-not-earlier", "an answer to a later question"
+            else:
+                continue
+            yield IntegrityProblem(
+                code,
+                f"Question “{question.title}”",
+                f"It is shown only after “{_option_words(kb, pair)}”, {why}, so that answer can never "
+                "open it. Conditions may only name options of earlier questions: remove this one.",
+                ("question", question.slug),
+            )
+
+
+def _options_without_effect(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    used = set().union(*(q.condition for q in kb.questions), *(r.when_all | r.unless_any for r in kb.rules))
+    for question in kb.questions:
+        for option in question.options:
+            if not option.is_unknown and not option.effects and (question.slug, option.slug) not in used:
+                yield IntegrityProblem(
+                    "option-without-effect",
+                    _option_subject(question, option),
+                    "Choosing it changes nothing: it has no effect, and no question or warning depends on "
+                    "it. Add an effect, mark it “I don't know”, or delete it.",
+                    ("option", question.slug, option.slug),
+                )
+
+
+def _unknown_options_with_effects(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    for question in kb.questions:
+        for option in question.options:
+            if option.is_unknown and option.effects:
+                yield IntegrityProblem(
+                    "unknown-option-has-effects",
+                    _option_subject(question, option),
+                    "“I don't know” must leave the result as wide as it was, but this one has effects. "
+                    "Remove its effects, or untick “I don't know”.",
+                    ("option", question.slug, option.slug),
+                )
+
+
+def _negative_weights(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    names = {criterion.slug: criterion.name for criterion in kb.criteria}
+    for criterion in kb.criteria:
+        if criterion.base_weight < 0:
+            yield IntegrityProblem(
+                "weight-negative",
+                f"Criterion “{criterion.name}”",
+                f"Its base weight is {criterion.base_weight}; weights cannot be negative. Set 0 or more.",
+                ("criterion", criterion.slug),
+            )
+    for question in kb.questions:
+        for option in question.options:
+            for effect in option.effects:
+                if effect.kind == WEIGHT and effect.weight < 0:
+                    yield IntegrityProblem(
+                        "weight-negative",
+                        _option_subject(question, option),
+                        f"It adds {effect.weight} to “{names.get(effect.criterion, effect.criterion)}”; "
+                        "weights cannot be negative. "
+                        "Give the effect a positive weight.",
+                        ("option", question.slug, option.slug),
+                    )
+
+
+def _effect_targets(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    criteria = {criterion.slug for criterion in kb.criteria}
+    for question in kb.questions:
+        for option in question.options:
+            for effect in option.effects:
+                if effect.kind == WEIGHT and effect.criterion not in criteria:
+                    code, what = "effect-unknown-criterion", f"weights criterion “{effect.criterion}”"
+                elif effect.kind in (EXCLUDE, REQUIRE) and effect.protocol not in kb._protocols:
+                    code, what = "effect-unknown-protocol", f"{effect.kind}s protocol “{effect.protocol}”"
+                else:
+                    continue
+                yield IntegrityProblem(
+                    code,
+                    _option_subject(question, option),
+                    f"An effect {what}, which does not exist. Remove the effect or point it at an existing one.",
+                    ("option", question.slug, option.slug),
+                )
+
+
+def _rule_options(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    for rule in kb.rules:
+        subject = f"Consistency warning “{rule.slug}”"
+        if not rule.when_all:
+            yield IntegrityProblem(
+                "rule-without-trigger",
+                subject,
+                "It has no trigger, so it would warn on every assessment. Choose the answers that trigger it.",
+                ("rule", rule.slug),
+            )
+        unknown = sorted(
+            pair
+            for pair in rule.when_all | rule.unless_any
+            if kb.question(pair[0]) is None or kb.question(pair[0]).option(pair[1]) is None
+        )
+        if unknown:
+            yield IntegrityProblem(
+                "rule-unknown-option",
+                subject,
+                f"It names {_names(f'{q}/{o}' for q, o in unknown)}, "
+                f"{'which is not an option' if len(unknown) == 1 else 'which are not options'} of any question. "
+                "Choose existing options.",
+                ("rule", rule.slug),
+            )
+
+
+def _profiles(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    for profile in kb.profiles:
+        subject = f"Use-case profile “{profile.name}”"
+        if profile.expected_protocol not in kb._protocols:
+            yield IntegrityProblem(
+                "profile-unknown-protocol",
+                subject,
+                f"It expects protocol “{profile.expected_protocol}”, which does not exist. Choose another.",
+                ("profile", profile.slug),
+            )
+        errors = validate(kb, profile.answers)
+        if errors:
+            details = "; ".join(
+                f"“{kb.question(slug).title if kb.question(slug) else slug}”: {message}"
+                for slug, message in errors.items()
+            )
+            yield IntegrityProblem(
+                "profile-invalid-answers",
+                subject,
+                f"Its preset answers do not fit the questions. {details} Correct its answers.",
+                ("profile", profile.slug),
+            )
+
+
+def _questions_with_too_few_options(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    for question in kb.questions:
+        if len(question.options) < 2:
+            yield IntegrityProblem(
+                "question-too-few-options",
+                f"Question “{question.title}”",
+                f"It has {len(question.options)} option{'' if len(question.options) == 1 else 's'}; "
+                "a question needs at least two. Add options, or delete the question.",
+                ("question", question.slug),
+            )
+
+
+INTEGRITY_CHECKS: tuple[Callable[[KnowledgeBase], Iterable[IntegrityProblem]], ...] = (
+    _missing_ratings,
+    _ratings_out_of_range,
+    _negative_weights,
+    _questions_with_too_few_options,
+    _conditions,
+    _options_without_effect,
+    _unknown_options_with_effects,
+    _effect_targets,
+    _rule_options,
+    _profiles,
+)
+
+
+def integrity_problems(kb: KnowledgeBase) -> tuple[IntegrityProblem, ...]:
+    """Every integrity problem of `kb`, check by check; empty when the advice can be trusted."""
+    return tuple(problem for check in INTEGRITY_CHECKS for problem in check(kb))
