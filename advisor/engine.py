@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from types import MappingProxyType
 
@@ -1140,3 +1140,62 @@ INTEGRITY_CHECKS: tuple[Callable[[KnowledgeBase], Iterable[IntegrityProblem]], .
 def integrity_problems(kb: KnowledgeBase) -> tuple[IntegrityProblem, ...]:
     """Every integrity problem of `kb`, check by check; empty when the advice can be trusted."""
     return tuple(problem for check in INTEGRITY_CHECKS for problem in check(kb))
+
+
+def repaired(kb: KnowledgeBase) -> KnowledgeBase:
+    """`kb` without what is broken: for a process that has no sound snapshot to fall back on.
+
+    Out-of-range ratings go, then whichever protocols and criteria lack ratings
+    (the record each missing rating is put on, as in `integrity_problems`).
+    Questions with fewer than two options go; conditions keep only options of
+    earlier questions that remain, and a conditional question left with none
+    goes too, since it could never be asked. Effects on what is gone, negative
+    weights and the effects of “I don't know” go; so do warnings on answers
+    that are gone and profiles whose answers no longer fit.
+    """
+    ratings = {key: rating for key, rating in kb.ratings.items() if RATING_MIN <= rating.score <= RATING_MAX}
+    unrated = _unrated(kb.protocols, kb.criteria, ratings)
+    protocols = tuple(p for p in kb.protocols if p not in unrated)
+    criteria = tuple(replace(c, base_weight=max(c.base_weight, 0)) for c in kb.criteria if c not in unrated)
+    kept_protocols = {p.slug for p in protocols}
+    kept_criteria = {c.slug for c in criteria}
+
+    def sound(effect: Effect) -> bool:
+        if effect.kind == WEIGHT:
+            return effect.criterion in kept_criteria and effect.weight >= 0
+        return effect.protocol in kept_protocols
+
+    questions = []
+    answers: set[tuple[str, str]] = set()
+    for question in kb.questions:
+        condition = question.condition & answers
+        if len(question.options) < 2 or (question.condition and not condition):
+            continue
+        options = tuple(
+            replace(option, effects=() if option.is_unknown else tuple(filter(sound, option.effects)))
+            for option in question.options
+        )
+        questions.append(replace(question, options=options, condition=condition))
+        answers |= {(question.slug, option.slug) for option in options}
+    rules = tuple(
+        replace(rule, unless_any=rule.unless_any & answers)
+        for rule in kb.rules
+        if rule.when_all and rule.when_all <= answers
+    )
+    partial_kb = replace(
+        kb,
+        protocols=protocols,
+        criteria=criteria,
+        ratings=MappingProxyType(
+            {(p, c): r for (p, c), r in ratings.items() if p in kept_protocols and c in kept_criteria}
+        ),
+        questions=tuple(questions),
+        rules=rules,
+        profiles=(),
+    )
+    profiles = tuple(
+        profile
+        for profile in kb.profiles
+        if profile.expected_protocol in kept_protocols and not validate(partial_kb, profile.answers)
+    )
+    return replace(partial_kb, profiles=profiles)

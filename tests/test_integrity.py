@@ -264,3 +264,52 @@ def test_a_check_is_added_by_listing_it(monkeypatch):
     monkeypatch.setattr(engine, "INTEGRITY_CHECKS", (*engine.INTEGRITY_CHECKS, unfinished_questions))
     kb = with_question(SOUND, "limits", title="Todo")
     assert [p.code for p in engine.integrity_problems(kb)] == ["question-unfinished"]
+
+
+HARMLESS = {"option-without-effect"}
+"""What a repair may leave: an option whose only effect went with what was broken changes nothing."""
+
+
+def test_repairing_a_sound_knowledge_base_changes_nothing():
+    assert engine.repaired(SOUND) == SOUND
+
+
+@pytest.mark.parametrize(("breakage", "code", "subject", "record"), BREAKAGES)
+def test_the_repaired_knowledge_base_serves_every_answer(breakage, code, subject, record):
+    kb = engine.repaired(breakage(SOUND))
+    assert {p.code for p in engine.integrity_problems(kb)} <= HARMLESS
+    for asked in kb.questions:
+        for chosen in asked.options:
+            result = engine.recommend(kb, {asked.slug: (chosen.slug,)})
+            engine.as_dict(kb, result)
+    assert all(check.result for check in engine.check_profiles(kb))
+
+
+def test_repair_drops_a_new_criterion_but_keeps_every_protocol():
+    kb = engine.repaired(new_criterion(SOUND))
+    assert [c.slug for c in kb.criteria] == ["speed", "reach", "cost"]
+    assert [p.slug for p in kb.protocols] == ["alpha", "beta", "gamma"]
+
+
+def test_repair_drops_a_new_protocol_but_keeps_every_criterion():
+    kb = engine.repaired(new_protocol(SOUND))
+    assert [p.slug for p in kb.protocols] == ["alpha", "beta", "gamma"]
+    assert [c.slug for c in kb.criteria] == ["speed", "reach", "cost"]
+
+
+def test_repair_drops_a_question_whose_only_condition_is_gone():
+    kb = engine.repaired(with_question(SOUND, "follow-up", condition=frozenset({("need", "further")})))
+    assert [q.slug for q in kb.questions] == ["need", "limits"]
+
+
+def test_repair_keeps_the_conditions_that_still_hold():
+    broken = with_question(SOUND, "follow-up", condition=frozenset({("need", "far"), ("need", "further")}))
+    assert engine.repaired(broken).question("follow-up").condition == {("need", "far")}
+
+
+def test_repair_drops_effects_on_protocols_that_are_gone_and_profiles_expecting_them():
+    broken = new_protocol(with_options(SOUND, "limits", option("only-delta", require("delta"))))
+    broken = replace(broken, profiles=(*broken.profiles, profile("delta-fan", "delta", {"need": ("fast",)})))
+    kb = engine.repaired(broken)
+    assert kb.question("limits").option("only-delta").effects == ()
+    assert [p.slug for p in kb.profiles] == ["speedy"]
