@@ -376,10 +376,11 @@ class UseCaseProfileAdmin(VersionedAdmin):
         return [check, *super().get_urls()]
 
     def check_profiles_view(self, request):
-        """Every profile through the engine with the knowledge base as it is now, beside its expectation."""
+        """Every profile through the engine with the knowledge base as served now, beside its expectation."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        kb = knowledge.current()
+        state = knowledge.state()
+        kb = state.served
         checks = engine.check_profiles(kb)
         pks = dict(UseCaseProfile.objects.values_list("slug", "pk"))
         rows = [
@@ -406,6 +407,9 @@ class UseCaseProfileAdmin(VersionedAdmin):
             "disagreements": sum(not row["agrees"] for row in rows),
             "narrow_margin": NARROW_MARGIN,
             "version": kb.version,
+            "live_version": state.live.version,
+            "has_problems": bool(state.problems),
+            "repaired": kb is not state.live and kb is not state.good,
         }
         return TemplateResponse(request, "admin/advisor/check_profiles.html", context)
 

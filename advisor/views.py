@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseLocation
 
 from advisor import engine, knowledge, pdf, reports, tasks
 from advisor.forms import FeedbackForm, ReportCoverForm, StepForm
-from advisor.models import Assessment, Feedback, KnowledgeBaseVersion, Report, ReportPDF, UseCaseProfile
+from advisor.models import Assessment, Feedback, Report, ReportPDF, UseCaseProfile
 
 RECENT_KEPT = 8
 
@@ -261,7 +261,8 @@ def _report_page(request: HttpRequest, issued: Report, *, status: int = 200, **e
     permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
     context = {
         **reports.context(issued, permalink),
-        "kb_version": KnowledgeBaseVersion.current_number(),
+        # The version served, not the newest: while the newest has problems, reports come from an older one.
+        "kb_version": knowledge.current().version,
         "feedback_form": extra.pop("feedback_form", None) or FeedbackForm(),
         "changes": reports.diff(issued.previous, issued) if issued.previous else None,
         **extra,
