@@ -1199,3 +1199,45 @@ def repaired(kb: KnowledgeBase) -> KnowledgeBase:
         if profile.expected_protocol in kept_protocols and not validate(partial_kb, profile.answers)
     )
     return replace(partial_kb, profiles=profiles)
+
+
+# --- Answers given before an edit -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedAnswer:
+    """An answer that an edit of the knowledge base has left meaningless, and why, in the user's words."""
+
+    question: str
+    options: tuple[str, ...]
+    reason: str
+
+
+def fit_answers(
+    kb: KnowledgeBase, answers: Answers
+) -> tuple[dict[str, tuple[str, ...]], tuple[DroppedAnswer, ...]]:
+    """The answers that still mean something in `kb`, and those that no longer do.
+
+    Answers are kept as a user gave them, so an option renamed or removed, a
+    question deleted, or a question turned single-choice leaves answers that
+    `recommend` refuses. Such an answer is dropped whole, never trimmed, so the
+    question shows as unanswered and is asked again.
+    """
+    errors = answer_errors(kb, answers)
+    kept = {slug: tuple(options) for slug, options in answers.items() if slug not in errors}
+    dropped = tuple(
+        DroppedAnswer(slug, tuple(answers[slug]), _drop_reason(kb, slug, tuple(answers[slug]), message))
+        for slug, message in errors.items()
+    )
+    return kept, dropped
+
+
+def _drop_reason(kb: KnowledgeBase, slug: str, options: tuple[str, ...], error: str) -> str:
+    question = kb.question(slug)
+    if question is None:
+        return f"The question “{slug}” has been removed, so its answer no longer counts."
+    gone = [option for option in options if question.option(option) is None]
+    if gone:
+        verb = "is no longer an option" if len(gone) == 1 else "are no longer options"
+        return f"{_names(gone)} {verb} of “{question.title}”; answer it again."
+    return f"Your answer to “{question.title}” no longer fits: {error[0].lower()}{error[1:]} Answer it again."

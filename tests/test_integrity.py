@@ -313,3 +313,42 @@ def test_repair_drops_effects_on_protocols_that_are_gone_and_profiles_expecting_
     kb = engine.repaired(broken)
     assert kb.question("limits").option("only-delta").effects == ()
     assert [p.slug for p in kb.profiles] == ["speedy"]
+
+
+# --- Answers given before an edit ------------------------------------------------------------------
+
+
+def test_answers_that_fit_are_all_kept():
+    answers = {"need": ("far",), "limits": ("cheap", "no-alpha"), "follow-up": ("no",)}
+    assert engine.fit_answers(SOUND, answers) == (answers, ())
+
+
+def test_answers_to_questions_no_longer_asked_are_kept():
+    answers = {"need": ("fast",), "follow-up": ("no",)}
+    assert engine.fit_answers(SOUND, answers) == (answers, ())
+
+
+@pytest.mark.parametrize(
+    ("kb", "answers", "reason"),
+    [
+        (SOUND, {"gone": ("x",)}, "The question “gone” has been removed, so its answer no longer counts."),
+        (SOUND, {"limits": ("quick",)}, "“quick” is no longer an option of “Limits”; answer it again."),
+        (
+            SOUND,
+            {"limits": ("cheap", "free", "gratis")},
+            "“free” and “gratis” are no longer options of “Limits”; answer it again.",
+        ),
+        (
+            with_question(SOUND, "limits", kind="single"),
+            {"limits": ("cheap", "no-alpha")},
+            "Your answer to “Limits” no longer fits: this question takes a single answer. Answer it again.",
+        ),
+    ],
+    ids=["question-deleted", "option-renamed", "options-removed", "now-single-choice"],
+)
+def test_answers_that_no_longer_fit_are_dropped_whole_with_the_reason(kb, answers, reason):
+    kept, dropped = engine.fit_answers(kb, {"need": ("fast",), **answers})
+    assert kept == {"need": ("fast",)}
+    (answer,) = dropped
+    ((slug, options),) = answers.items()
+    assert (answer.question, answer.options, answer.reason) == (slug, options, reason)

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from advisor import knowledge
-from advisor.models import Assessment, Criterion, Protocol, Rating, Report
+from advisor.models import Assessment, Criterion, Option, Protocol, Question, Rating, Report
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +100,132 @@ def test_check_profiles_says_which_version_it_checks_while_the_newest_has_proble
     monkeypatch.setattr(knowledge, "_cache", None)
     page = staff_client.get("/admin/advisor/usecaseprofile/check/").content.decode()
     assert "these checks run on it without what is broken" in page
+
+
+# --- Answers given before an edit ------------------------------------------------------------------
+
+
+def started_from(client, profile: str = "site-to-site") -> Assessment:
+    client.post(reverse("advisor:start"), {"profile": profile})
+    return Assessment.objects.get()
+
+
+def rename_option(question: str, slug: str, new_slug: str) -> None:
+    option = Option.objects.get(question__slug=question, slug=slug)
+    option.slug = new_slug
+    option.save()
+
+
+def review(client, assessment: Assessment, **kwargs):
+    return client.post(reverse("advisor:review", args=[assessment.id]), **kwargs)
+
+
+def test_review_survives_a_renamed_option_in_an_answer_no_longer_asked(client):
+    assessment = started_from(client)
+    assessment.answers["vpn-client"] = ["yes"]
+    assessment.save()
+    rename_option("vpn-client", "yes", "managed-client")
+    response = client.get(reverse("advisor:review", args=[assessment.id]))
+    assert response.status_code == 200
+    assert "“yes” is no longer an option of “VPN client”; answer it again." in response.content.decode()
+    assessment.refresh_from_db()
+    assert "vpn-client" not in assessment.answers
+
+
+def test_a_renamed_option_is_dropped_shown_and_asked_again(client):
+    assessment = started_from(client)
+    rename_option("endpoints", "gateways", "vpn-gateways")
+    response = client.get(reverse("advisor:review", args=[assessment.id]))
+    page = response.content.decode()
+    assert "Answers removed because the questions changed" in page
+    assert "“gateways” is no longer an option of “Endpoints”; answer it again." in page
+    marked = [row["question"].slug for row in response.context["rows"] if row["problem"]]
+    assert marked == ["endpoints"]
+
+    response = review(client, assessment)
+    assert "“Endpoints” still needs an answer; it is marked below." in response.content.decode()
+    assert not Report.objects.exists()
+
+    client.post(reverse("advisor:step", args=[assessment.id, "endpoints"]), {"answer": ["vpn-gateways"]})
+    response = review(client, assessment)
+    assert response["Location"] == reverse("advisor:report", args=[Report.objects.get().id])
+
+
+def test_an_answer_to_a_deleted_question_no_longer_stops_the_report(client):
+    assessment = started_from(client)
+    Question.objects.get(slug="volume").delete()
+    page = client.get(reverse("advisor:review", args=[assessment.id])).content.decode()
+    assert "The question “volume” has been removed, so its answer no longer counts." in page
+    assert review(client, assessment).status_code == 302
+    assert "volume" not in {row["question"] for row in Report.objects.get().answers}
+
+
+def test_answers_dropped_while_asking_for_the_report_are_shown_before_it_is_issued(client):
+    assessment = started_from(client)
+    Question.objects.get(slug="volume").delete()
+    response = review(client, assessment, data={"title": "Branch offices"})
+    page = response.content.decode()
+    assert "were removed, as listed below" in page
+    assert "The question “volume” has been removed" in page
+    assert 'value="Branch offices"' in page
+    assert not Report.objects.exists()
+    assert review(client, assessment, data={"title": "Branch offices"}).status_code == 302
+
+
+def test_answers_to_questions_no_longer_asked_do_not_stop_the_report(client):
+    assessment = started_from(client)
+    assessment.answers["vpn-client"] = ["yes"]
+    assessment.save()
+    page = client.get(reverse("advisor:review", args=[assessment.id])).content.decode()
+    assert "Answers no longer used" in page
+    assert review(client, assessment).status_code == 302
+    assert "vpn-client" not in {row["question"] for row in Report.objects.get().answers}
+
+
+def test_the_message_about_open_questions_names_exactly_the_rows_marked(client):
+    assessment = Assessment.objects.create(answers={"scope": ["one-app"], "extra": ["x"]})
+    response = review(client, assessment)
+    assert response.status_code == 200
+    response = review(client, assessment)
+    marked = [row["question"].title for row in response.context["rows"] if row["problem"]]
+    message = next(str(m) for m in response.context["messages"])
+    assert message.startswith(f"{len(marked)} questions still need an answer: ")
+    assert message.count("“") == len(marked)
+    assert all(f"“{title}”" in message for title in marked)
+    assert response.content.decode().count('class="answer missing"') == len(marked)
+
+
+def test_a_step_drops_stale_answers_and_says_so(client):
+    assessment = started_from(client)
+    rename_option("scope", "between-sites", "site-links")
+    response = client.get(reverse("advisor:step", args=[assessment.id, "scope"]))
+    assert response.status_code == 200
+    assert "“between-sites” is no longer an option of “Scope”; answer it again." in response.content.decode()
+    assessment.refresh_from_db()
+    assert "scope" not in assessment.answers
+
+
+def test_reevaluating_a_report_whose_answers_no_longer_fit_explains_in_words(client):
+    assessment = started_from(client)
+    review(client, assessment)
+    report = Report.objects.get()
+    rename_option("endpoints", "gateways", "vpn-gateways")
+    response = client.post(reverse("advisor:reevaluate", args=[report.id]), follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "its answers no longer fit" in page
+    assert "“gateways” is no longer an option of “Endpoints”" in page
+    assert Report.objects.count() == 1
+
+
+def test_reevaluation_asks_for_a_question_the_answers_now_open(client, monkeypatch):
+    assessment = started_from(client)
+    review(client, assessment)
+    report = Report.objects.get()
+    Question.objects.get(slug="vpn-client").condition_options.add(
+        Option.objects.get(question__slug="scope", slug="between-sites")
+    )
+    monkeypatch.setattr(knowledge, "_cache", None)
+    response = client.post(reverse("advisor:reevaluate", args=[report.id]), follow=True)
+    assert "“VPN client” needs an answer." in response.content.decode()
+    assert Report.objects.count() == 1
