@@ -30,10 +30,6 @@ from advisor.models import (
     UseCaseProfile,
 )
 
-admin.site.site_header = "Protocol Advisor"
-admin.site.site_title = "Protocol Advisor admin"
-admin.site.index_title = "Knowledge base"
-
 NARROW_MARGIN = 3.0
 """Points below which an agreeing profile is flagged: one small edit could flip it."""
 

@@ -631,3 +631,80 @@ def test_an_unchanged_profile_saves(staff_client):
     profile = UseCaseProfile.objects.get(slug="site-to-site")
     response = staff_client.post(admin_url(UseCaseProfile, "change", profile.pk), profile_post_data(profile))
     assert response.status_code == 302
+
+
+# --- Problems that forms cannot catch are shown on every page until fixed ---------------------------
+
+
+def add_unrated_criterion() -> Criterion:
+    return Criterion.objects.create(slug="post-quantum", name="Post-quantum readiness", description="PQ.")
+
+
+BANNER = "The knowledge base has 1 problem to fix"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        reverse("admin:index"),
+        admin_url(Protocol, "changelist"),
+        admin_url(Question, "add"),
+        CHECK_URL,
+        reverse("admin:password_change"),
+    ],
+)
+def test_every_admin_page_lists_the_problems_with_a_link_to_the_record(staff_client, url):
+    knowledge.current()
+    criterion = add_unrated_criterion()
+    page = staff_client.get(url).content.decode()
+    assert BANNER in page
+    assert (
+        f'<a href="{admin_url(Criterion, "change", criterion.pk)}">Criterion “Post-quantum readiness”</a>'
+        in page
+    )
+    assert "Rate every protocol on it." in page
+    assert "the public site serves\n    version 1, the newest without problems." in page
+
+
+def test_the_problems_stay_until_they_are_fixed(staff_client):
+    criterion = add_unrated_criterion()
+    assert BANNER in staff_client.get(reverse("admin:index")).content.decode()
+    for protocol in Protocol.objects.all():
+        Rating.objects.create(
+            protocol=protocol, criterion=criterion, score=3, rationale="Rated for the test."
+        )
+    assert "problem to fix" not in staff_client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_process_without_a_good_snapshot_says_it_serves_a_repaired_one(staff_client):
+    add_unrated_criterion()
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert "version 2 without what is broken" in page
+
+
+def test_every_problem_gets_a_link_to_its_record(staff_client):
+    add_unrated_criterion()
+    option = Option.objects.get(question__slug="scope", slug="one-app")
+    option.effects.all().delete()
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert "The knowledge base has 2 problems to fix" in page
+    assert f'<a href="{admin_url(Option, "change", option.pk)}">Option “Scope: {option.label}”</a>' in page
+
+
+def test_the_problems_come_from_the_cached_snapshot(staff_client, monkeypatch):
+    add_unrated_criterion()
+    builds = []
+    build = knowledge.build
+    monkeypatch.setattr(knowledge, "build", lambda: builds.append(1) or build())
+    for url in (
+        reverse("admin:index"),
+        admin_url(Protocol, "changelist"),
+        admin_url(Criterion, "changelist"),
+    ):
+        assert BANNER in staff_client.get(url).content.decode()
+    assert len(builds) == 1
+
+
+def test_the_sign_in_page_shows_no_problems(client):
+    add_unrated_criterion()
+    assert "problem to fix" not in client.get(reverse("admin:login")).content.decode()
