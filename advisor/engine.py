@@ -887,7 +887,8 @@ class IntegrityProblem:
     message: str
     """What is wrong and what to do about it."""
     record: tuple[str, ...] = ()
-    """The record to open to fix it: its kind and slugs, e.g. ('option', 'scope', 'unknown')."""
+    """The record to open to fix it: its kind ('protocol', 'criterion', 'rating', 'question', 'option',
+    'profile' or 'rule') and its slugs, e.g. ('option', 'scope', 'unknown')."""
 
 
 def _score_or_zero(ratings: Mapping[tuple[str, str], Rating], protocol: str, criterion: str) -> int:
@@ -1036,8 +1037,7 @@ def _negative_weights(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
                         "weight-negative",
                         _option_subject(question, option),
                         f"It adds {effect.weight} to “{names.get(effect.criterion, effect.criterion)}”; "
-                        "weights cannot be negative. "
-                        "Give the effect a positive weight.",
+                        "weights cannot be negative. Give the effect a positive weight.",
                         ("option", question.slug, option.slug),
                     )
 
