@@ -896,7 +896,7 @@ def _score_or_zero(ratings: Mapping[tuple[str, str], Rating], protocol: str, cri
     return rating.score if rating is not None else 0
 
 
-def _names(names: Iterable[str]) -> str:
+def _quoted(names: Iterable[str]) -> str:
     """“A”, “A and B”, “A, B and C”."""
     quoted = [f"“{name}”" for name in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
@@ -937,7 +937,7 @@ def _unrated(
 
 def _missing_ratings(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
     for record, others in _unrated(kb.protocols, kb.criteria, kb.ratings).items():
-        names = _names(other.name for other in others)
+        names = _quoted(other.name for other in others)
         if isinstance(record, Criterion):
             yield IntegrityProblem(
                 "rating-missing",
@@ -1080,7 +1080,7 @@ def _rule_options(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
             yield IntegrityProblem(
                 "rule-unknown-option",
                 subject,
-                f"It names {_names(f'{q}/{o}' for q, o in unknown)}, "
+                f"It names {_quoted(f'{q}/{o}' for q, o in unknown)}, "
                 f"{'which is not an option' if len(unknown) == 1 else 'which are not options'} of any question. "
                 "Choose existing options.",
                 ("rule", rule.slug),
@@ -1163,7 +1163,9 @@ def repaired(kb: KnowledgeBase) -> KnowledgeBase:
     def sound(effect: Effect) -> bool:
         if effect.kind == WEIGHT:
             return effect.criterion in kept_criteria and effect.weight >= 0
-        return effect.protocol in kept_protocols
+        if effect.kind in (EXCLUDE, REQUIRE):
+            return effect.protocol in kept_protocols
+        return True
 
     questions = []
     answers: set[tuple[str, str]] = set()
@@ -1239,5 +1241,5 @@ def _drop_reason(kb: KnowledgeBase, slug: str, options: tuple[str, ...], error: 
     gone = [option for option in options if question.option(option) is None]
     if gone:
         verb = "is no longer an option" if len(gone) == 1 else "are no longer options"
-        return f"{_names(gone)} {verb} of “{question.title}”; answer it again."
+        return f"{_quoted(gone)} {verb} of “{question.title}”; answer it again."
     return f"Your answer to “{question.title}” no longer fits: {error[0].lower()}{error[1:]} Answer it again."
