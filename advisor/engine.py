@@ -992,8 +992,13 @@ def _conditions(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
             )
 
 
+def _depended_on(kb: KnowledgeBase) -> set[tuple[str, str]]:
+    """Answers that something else looks for: conditions of questions and triggers of warnings."""
+    return set().union(*(q.condition for q in kb.questions), *(r.when_all | r.unless_any for r in kb.rules))
+
+
 def _options_without_effect(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
-    used = set().union(*(q.condition for q in kb.questions), *(r.when_all | r.unless_any for r in kb.rules))
+    used = _depended_on(kb)
     for question in kb.questions:
         for option in question.options:
             if not option.is_unknown and not option.effects and (question.slug, option.slug) not in used:

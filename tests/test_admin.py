@@ -441,9 +441,9 @@ def ratings_post_data(rated: list, field: str, initial: list[Rating] = ()) -> di
 
 def new_criterion_data(**ratings) -> dict:
     return {
-        "slug": "post-quantum",
-        "name": "Post-quantum readiness",
-        "description": "Key exchange that resists a quantum computer.",
+        "slug": "trial-criterion",
+        "name": "Trial criterion",
+        "description": "Added for the test.",
         "base_weight": "1",
         "order": "99",
         **ratings,
@@ -470,7 +470,7 @@ def test_a_criterion_without_a_rating_from_every_protocol_is_refused(staff_clien
     errors = ratings_errors(response)
     assert "Rate every protocol on this criterion." in errors
     assert "WireGuard" in errors and some[0].name not in errors
-    assert not Criterion.objects.filter(slug="post-quantum").exists()
+    assert not Criterion.objects.filter(slug="trial-criterion").exists()
 
 
 def test_a_criterion_with_a_rating_from_every_protocol_is_saved_and_served(staff_client):
@@ -479,8 +479,8 @@ def test_a_criterion_with_a_rating_from_every_protocol_is_saved_and_served(staff
         admin_url(Criterion, "add"), new_criterion_data(**ratings_post_data(every, "protocol"))
     )
     assert response.status_code == 302
-    assert Rating.objects.filter(criterion__slug="post-quantum").count() == len(every)
-    assert "post-quantum" in {criterion.slug for criterion in knowledge.current().criteria}
+    assert Rating.objects.filter(criterion__slug="trial-criterion").count() == len(every)
+    assert "trial-criterion" in {criterion.slug for criterion in knowledge.current().criteria}
 
 
 def test_removing_a_rating_on_the_criterion_page_is_refused(staff_client):
@@ -637,7 +637,9 @@ def test_an_unchanged_profile_saves(staff_client):
 
 
 def add_unrated_criterion() -> Criterion:
-    return Criterion.objects.create(slug="post-quantum", name="Post-quantum readiness", description="PQ.")
+    return Criterion.objects.create(
+        slug="trial-criterion", name="Trial criterion", description="Added for the test."
+    )
 
 
 BANNER = "The knowledge base has 1 problem to fix"
@@ -658,10 +660,7 @@ def test_every_admin_page_lists_the_problems_with_a_link_to_the_record(staff_cli
     criterion = add_unrated_criterion()
     page = staff_client.get(url).content.decode()
     assert BANNER in page
-    assert (
-        f'<a href="{admin_url(Criterion, "change", criterion.pk)}">Criterion “Post-quantum readiness”</a>'
-        in page
-    )
+    assert f'<a href="{admin_url(Criterion, "change", criterion.pk)}">Criterion “Trial criterion”</a>' in page
     assert "Rate every protocol on it." in page
     assert "the public site serves\n    version 1, the newest without problems." in page
 

@@ -54,11 +54,13 @@ def test_a_problem_links_to_the_page_that_fixes_it(page, live_server, maintainer
             violations.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
-    Criterion.objects.create(slug="post-quantum", name="Post-quantum readiness", description="PQ.")
+    Criterion.objects.create(
+        slug="trial-criterion", name="Trial criterion", description="Added for the test."
+    )
     sign_in(page, live_server)
     banner = page.locator(".integrity-problems")
     assert "The knowledge base has 1 problem to fix" in banner.inner_text()
-    banner.get_by_role("link", name="Criterion “Post-quantum readiness”").click()
+    banner.get_by_role("link", name="Criterion “Trial criterion”").click()
     assert page.locator("h1").inner_text() == "Change criterion"
     prefilled = page.locator("#ratings-group tbody tr.form-row:not(.empty-form) select[name$='-protocol']")
     assert prefilled.count() == Protocol.objects.count()
