@@ -683,11 +683,15 @@ def test_a_process_without_a_good_snapshot_says_it_serves_a_repaired_one(staff_c
 
 def test_every_problem_gets_a_link_to_its_record(staff_client):
     add_unrated_criterion()
-    option = Option.objects.get(question__slug="scope", slug="one-app")
-    option.effects.all().delete()
+    option = Option.objects.create(
+        question=Question.objects.first(), slug="trial-option", label="Trial option"
+    )
     page = staff_client.get(reverse("admin:index")).content.decode()
     assert "The knowledge base has 2 problems to fix" in page
-    assert f'<a href="{admin_url(Option, "change", option.pk)}">Option “Scope: {option.label}”</a>' in page
+    assert (
+        f'<a href="{admin_url(Option, "change", option.pk)}">Option “{option.question.title}: {option.label}”</a>'
+        in page
+    )
 
 
 def test_the_problems_come_from_the_cached_snapshot(staff_client, monkeypatch):

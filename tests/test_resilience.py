@@ -7,7 +7,7 @@ import logging
 import pytest
 from django.urls import reverse
 
-from advisor import knowledge
+from advisor import engine, knowledge
 from advisor.models import Assessment, Criterion, Option, Protocol, Question, Rating, Report
 
 pytestmark = pytest.mark.django_db
@@ -112,10 +112,28 @@ def started_from(client, profile: str = "site-to-site") -> Assessment:
     return Assessment.objects.get()
 
 
-def rename_option(question: str, slug: str, new_slug: str) -> None:
-    option = Option.objects.get(question__slug=question, slug=slug)
-    option.slug = new_slug
+def rename_chosen(assessment: Assessment, question: str) -> tuple[Question, str]:
+    """Rename, as an admin would, the option the assessment chose for `question`; return it and the old slug."""
+    option = Option.objects.select_related("question").get(
+        question__slug=question, slug=assessment.answers[question][0]
+    )
+    old = option.slug
+    option.slug = f"{old}-renamed"
     option.save()
+    return option.question, old
+
+
+def unasked_question(assessment: Assessment) -> Question:
+    """A conditional question that the assessment's answers do not open."""
+    asked = {q.slug for q in engine.visible_questions(knowledge.current(), assessment.answer_map())}
+    return Question.objects.exclude(condition_options=None).exclude(slug__in=asked).first()
+
+
+def answer_unasked_question(assessment: Assessment) -> Question:
+    question = unasked_question(assessment)
+    assessment.answers[question.slug] = [question.options.first().slug]
+    assessment.save()
+    return question
 
 
 def review(client, assessment: Assessment, **kwargs):
@@ -124,31 +142,32 @@ def review(client, assessment: Assessment, **kwargs):
 
 def test_review_survives_a_renamed_option_in_an_answer_no_longer_asked(client):
     assessment = started_from(client)
-    assessment.answers["vpn-client"] = ["yes"]
-    assessment.save()
-    rename_option("vpn-client", "yes", "managed-client")
+    hidden = answer_unasked_question(assessment)
+    _, old = rename_chosen(assessment, hidden.slug)
     response = client.get(reverse("advisor:review", args=[assessment.id]))
     assert response.status_code == 200
-    assert "“yes” is no longer an option of “VPN client”; answer it again." in response.content.decode()
+    assert (
+        f"“{old}” is no longer an option of “{hidden.title}”; answer it again." in response.content.decode()
+    )
     assessment.refresh_from_db()
-    assert "vpn-client" not in assessment.answers
+    assert hidden.slug not in assessment.answers
 
 
 def test_a_renamed_option_is_dropped_shown_and_asked_again(client):
     assessment = started_from(client)
-    rename_option("endpoints", "gateways", "vpn-gateways")
+    question, old = rename_chosen(assessment, "endpoints")
     response = client.get(reverse("advisor:review", args=[assessment.id]))
     page = response.content.decode()
     assert "Answers removed because the questions changed" in page
-    assert "“gateways” is no longer an option of “Endpoints”; answer it again." in page
+    assert f"“{old}” is no longer an option of “{question.title}”; answer it again." in page
     marked = [row["question"].slug for row in response.context["rows"] if row["problem"]]
     assert marked == ["endpoints"]
 
     response = review(client, assessment)
-    assert "“Endpoints” still needs an answer; it is marked below." in response.content.decode()
+    assert f"“{question.title}” still needs an answer; it is marked below." in response.content.decode()
     assert not Report.objects.exists()
 
-    client.post(reverse("advisor:step", args=[assessment.id, "endpoints"]), {"answer": ["vpn-gateways"]})
+    client.post(reverse("advisor:step", args=[assessment.id, "endpoints"]), {"answer": [f"{old}-renamed"]})
     response = review(client, assessment)
     assert response["Location"] == reverse("advisor:report", args=[Report.objects.get().id])
 
@@ -176,12 +195,11 @@ def test_answers_dropped_while_asking_for_the_report_are_shown_before_it_is_issu
 
 def test_answers_to_questions_no_longer_asked_do_not_stop_the_report(client):
     assessment = started_from(client)
-    assessment.answers["vpn-client"] = ["yes"]
-    assessment.save()
+    hidden = answer_unasked_question(assessment)
     page = client.get(reverse("advisor:review", args=[assessment.id])).content.decode()
     assert "Answers no longer used" in page
     assert review(client, assessment).status_code == 302
-    assert "vpn-client" not in {row["question"] for row in Report.objects.get().answers}
+    assert hidden.slug not in {row["question"] for row in Report.objects.get().answers}
 
 
 def test_the_message_about_open_questions_names_exactly_the_rows_marked(client):
@@ -199,10 +217,12 @@ def test_the_message_about_open_questions_names_exactly_the_rows_marked(client):
 
 def test_a_step_drops_stale_answers_and_says_so(client):
     assessment = started_from(client)
-    rename_option("scope", "between-sites", "site-links")
+    question, old = rename_chosen(assessment, "scope")
     response = client.get(reverse("advisor:step", args=[assessment.id, "scope"]))
     assert response.status_code == 200
-    assert "“between-sites” is no longer an option of “Scope”; answer it again." in response.content.decode()
+    assert (
+        f"“{old}” is no longer an option of “{question.title}”; answer it again." in response.content.decode()
+    )
     assessment.refresh_from_db()
     assert "scope" not in assessment.answers
 
@@ -211,12 +231,12 @@ def test_reevaluating_a_report_whose_answers_no_longer_fit_explains_in_words(cli
     assessment = started_from(client)
     review(client, assessment)
     report = Report.objects.get()
-    rename_option("endpoints", "gateways", "vpn-gateways")
+    question, old = rename_chosen(assessment, "endpoints")
     response = client.post(reverse("advisor:reevaluate", args=[report.id]), follow=True)
     assert response.status_code == 200
     page = response.content.decode()
     assert "its answers no longer fit" in page
-    assert "“gateways” is no longer an option of “Endpoints”" in page
+    assert f"“{old}” is no longer an option of “{question.title}”" in page
     assert Report.objects.count() == 1
 
 
@@ -224,10 +244,11 @@ def test_reevaluation_asks_for_a_question_the_answers_now_open(client, monkeypat
     assessment = started_from(client)
     review(client, assessment)
     report = Report.objects.get()
-    Question.objects.get(slug="vpn-client").condition_options.add(
-        Option.objects.get(question__slug="scope", slug="between-sites")
+    hidden = unasked_question(assessment)
+    hidden.condition_options.add(
+        Option.objects.get(question__slug="scope", slug=assessment.answers["scope"][0])
     )
     monkeypatch.setattr(knowledge, "_cache", None)
     response = client.post(reverse("advisor:reevaluate", args=[report.id]), follow=True)
-    assert "“VPN client” needs an answer." in response.content.decode()
+    assert f"“{hidden.title}” needs an answer." in response.content.decode()
     assert Report.objects.count() == 1
