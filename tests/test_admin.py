@@ -6,7 +6,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from advisor import knowledge, reports
+from advisor import engine, knowledge, reports
 from advisor.models import (
     ConsistencyRule,
     Criterion,
@@ -616,15 +616,17 @@ def test_a_profile_must_answer_every_question_it_is_asked(staff_client):
 
 
 def test_a_profile_cannot_answer_a_question_it_is_not_asked(staff_client):
+    kb = knowledge.current()
     profile = UseCaseProfile.objects.get(slug="site-to-site")
-    vpn_client = Question.objects.get(slug="vpn-client")
+    asked = {question.slug for question in engine.visible_questions(kb, kb.profile(profile.slug).answers)}
+    hidden = Question.objects.exclude(condition_options=None).exclude(slug__in=asked).first()
     response = staff_client.post(
         admin_url(UseCaseProfile, "change", profile.pk),
-        profile_post_data(profile, (vpn_client.pk, vpn_client.options.first().pk)),
+        profile_post_data(profile, (hidden.pk, hidden.options.first().pk)),
     )
     assert response.status_code == 200
     errors = " ".join(response.context["inline_admin_formsets"][0].formset.non_form_errors())
-    assert "“VPN client”: This question is not asked after your other answers." in errors
+    assert f"“{hidden.title}”: This question is not asked after your other answers." in errors
 
 
 def test_an_unchanged_profile_saves(staff_client):
