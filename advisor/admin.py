@@ -512,7 +512,7 @@ class UseCaseProfileAdmin(VersionedAdmin):
             "version": kb.version,
             "live_version": state.live.version,
             "has_problems": bool(state.problems),
-            "repaired": kb is not state.live and kb is not state.good,
+            "repaired": state.repaired,
         }
         return TemplateResponse(request, "admin/advisor/check_profiles.html", context)
 

@@ -28,7 +28,7 @@ class AdvisorAdminSite(admin.AdminSite):
                 context["integrity"] = {
                     "problems": problem_links(state.problems),
                     "served": state.served,
-                    "repaired": state.served is not state.good,
+                    "repaired": state.repaired,
                 }
         return context
 

@@ -36,6 +36,11 @@ class State:
     """The newest snapshot without problems that this process has built; `live` itself when it is sound."""
     served: engine.KnowledgeBase
 
+    @property
+    def repaired(self) -> bool:
+        """Whether the site serves `live` without what is broken, having no sound snapshot to fall back on."""
+        return self.served is not self.good
+
 
 _cache: State | None = None
 _lock = threading.Lock()

@@ -83,6 +83,14 @@ def test_once_fixed_the_knowledge_base_is_served_as_it_is(caplog):
     assert kb is knowledge.state().live and knowledge.state().problems == ()
 
 
+def test_the_state_says_whether_the_site_serves_a_repaired_copy(monkeypatch):
+    assert not knowledge.state().repaired
+    add_unrated_criterion()
+    assert not knowledge.state().repaired
+    monkeypatch.setattr(knowledge, "_cache", None)
+    assert knowledge.state().repaired
+
+
 def test_a_report_issued_from_the_last_good_snapshot_is_not_called_outdated(client):
     knowledge.current()
     add_unrated_criterion()
