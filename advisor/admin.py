@@ -33,10 +33,6 @@ from advisor.models import (
     UseCaseProfile,
 )
 
-admin.site.site_header = "Protocol Advisor"
-admin.site.site_title = "Protocol Advisor admin"
-admin.site.index_title = "Knowledge base"
-
 NARROW_MARGIN = 3.0
 """Points below which an agreeing profile is flagged: one small edit could flip it."""
 
@@ -114,6 +110,54 @@ class ReferenceAdmin(VersionedAdmin):
     prepopulated_fields = {"slug": ["identifier"]}
 
 
+class CompleteRatingsFormSet(forms.BaseInlineFormSet):
+    """One rating for every protocol on a criterion's page, or for every criterion on a protocol's page.
+
+    The engine ranks protocols on the full matrix, so a new criterion or
+    protocol is saved with all its ratings or not at all. Rows for the missing
+    ones come prefilled.
+    """
+
+    rated_field: str
+    """The rating's other side: 'protocol' on a criterion's page, 'criterion' on a protocol's."""
+    missing_message: str
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.initial_extra is None:
+            rated = self.get_queryset().values_list(self.rated_field, flat=True)
+            missing = self._rated_model().objects.exclude(pk__in=list(rated)).values_list("pk", flat=True)
+            self.initial_extra = [{self.rated_field: pk} for pk in missing]
+            self.extra = len(self.initial_extra)
+
+    def _rated_model(self):
+        return Rating._meta.get_field(self.rated_field).related_model
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        rated = {
+            form.cleaned_data[self.rated_field].pk
+            for form in self.forms
+            if form.cleaned_data and not self._should_delete_form(form)
+        }
+        missing = self._rated_model().objects.exclude(pk__in=rated)
+        if missing.exists():
+            names = ", ".join(str(record) for record in missing)
+            raise forms.ValidationError(f"{self.missing_message} Not rated yet: {names}.")
+
+
+class CriterionRatingsFormSet(CompleteRatingsFormSet):
+    rated_field = "protocol"
+    missing_message = "Rate every protocol on this criterion."
+
+
+class ProtocolRatingsFormSet(CompleteRatingsFormSet):
+    rated_field = "criterion"
+    missing_message = "Rate this protocol on every criterion."
+
+
 class RatingInline(PlainForeignKeysInline):
     model = Rating
     extra = 0
@@ -124,11 +168,13 @@ class RatingInline(PlainForeignKeysInline):
 class ProtocolRatingInline(RatingInline):
     fields = ["criterion", "score", "rationale", "references"]
     ordering = ["criterion__order"]
+    formset = ProtocolRatingsFormSet
 
 
 class CriterionRatingInline(RatingInline):
     fields = ["protocol", "score", "rationale", "references"]
     ordering = ["protocol__order"]
+    formset = CriterionRatingsFormSet
 
 
 @admin.register(Protocol)
@@ -257,8 +303,29 @@ def dependency_cycle(question_id: int, proposed: set[int]) -> str | None:
     return " → ".join(f"“{titles.get(qid, 'this question')}”" for qid in loop)
 
 
+class OptionFormSet(forms.BaseInlineFormSet):
+    """An option cannot become “I don't know” while it still has effects: that answer must stay neutral."""
+
+    def clean(self) -> None:
+        super().clean()
+        for form in self.forms:
+            option = form.instance
+            if (
+                form.cleaned_data.get("is_unknown")
+                and not self._should_delete_form(form)
+                and option.pk
+                and option.effects.exists()
+            ):
+                form.add_error(
+                    "is_unknown",
+                    f"“{option.label}” has effects, and “I don't know” must leave the result as wide as it was. "
+                    "Remove its effects on the option's page first.",
+                )
+
+
 class OptionInline(admin.TabularInline):
     model = Option
+    formset = OptionFormSet
     fields = ["order", "slug", "label", "help_text", "is_unknown", "flow"]
     extra = 0
     min_num = 2
@@ -292,8 +359,34 @@ class QuestionAdmin(VersionedAdmin):
         )
 
 
+class OptionEffectFormSet(forms.BaseInlineFormSet):
+    """“I don't know” has no effects; any other option has one, unless a question or a warning depends on it."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        option = self.instance
+        effects = [form for form in self.forms if form.cleaned_data and not self._should_delete_form(form)]
+        if option.is_unknown and effects:
+            raise forms.ValidationError(
+                "“I don't know” must leave the result as wide as it was: remove these effects, "
+                "or untick “I don't know”."
+            )
+        depended_on = option.pk and (
+            option.dependent_questions.exists()
+            or option.rules_triggered.exists()
+            or option.rules_silenced.exists()
+        )
+        if not option.is_unknown and not effects and not depended_on:
+            raise forms.ValidationError(
+                "Choosing this option would change nothing: give it an effect, or tick “I don't know”."
+            )
+
+
 class OptionEffectInline(PlainForeignKeysInline):
     model = OptionEffect
+    formset = OptionEffectFormSet
     fields = ["kind", "criterion", "weight", "protocol", "reason"]
     extra = 1
 
@@ -416,22 +509,32 @@ class OptionEffectAdmin(VersionedAdmin):
 
 
 class ProfileAnswerFormSet(forms.BaseInlineFormSet):
-    """A single-choice question takes one preset answer per profile."""
+    """Preset answers a user could give: one per single-choice question, and every asked question answered."""
 
     def clean(self) -> None:
         super().clean()
         answered: dict[int, str] = {}
+        answers: dict[str, tuple[str, ...]] = {}
         for form in self.forms:
             if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
                 continue
-            question = form.cleaned_data.get("question")
-            if question is None:
+            question, option = form.cleaned_data.get("question"), form.cleaned_data.get("option")
+            if question is None or option is None:
                 continue
             if question.kind == Question.Kind.SINGLE and question.pk in answered:
                 raise forms.ValidationError(
                     f"“{question.title}” is a single-choice question; keep only one answer to it."
                 )
             answered[question.pk] = question.title
+            answers[question.slug] = (*answers.get(question.slug, ()), option.slug)
+        if any(self.errors):
+            return
+        kb = knowledge.state().live
+        problems = engine.validate(kb, answers)
+        if problems:
+            raise forms.ValidationError(
+                [f"“{kb.question(slug).title}”: {message}" for slug, message in problems.items()]
+            )
 
 
 class ProfileAnswerInline(PlainForeignKeysInline):
@@ -472,10 +575,11 @@ class UseCaseProfileAdmin(VersionedAdmin):
         return [check, *super().get_urls()]
 
     def check_profiles_view(self, request):
-        """Every profile through the engine with the knowledge base as it is now, beside its expectation."""
+        """Every profile through the engine with the knowledge base as served now, beside its expectation."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        kb = knowledge.current()
+        state = knowledge.state()
+        kb = state.served
         checks = engine.check_profiles(kb)
         pks = dict(UseCaseProfile.objects.values_list("slug", "pk"))
         rows = [
@@ -502,6 +606,9 @@ class UseCaseProfileAdmin(VersionedAdmin):
             "disagreements": sum(not row["agrees"] for row in rows),
             "narrow_margin": NARROW_MARGIN,
             "version": kb.version,
+            "live_version": state.live.version,
+            "has_problems": bool(state.problems),
+            "repaired": state.repaired,
         }
         return TemplateResponse(request, "admin/advisor/check_profiles.html", context)
 

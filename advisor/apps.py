@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class AdvisorConfig(AppConfig):
@@ -10,3 +11,10 @@ class AdvisorConfig(AppConfig):
         from advisor import versioning
 
         versioning.connect_signals()
+
+
+class AdvisorAdminConfig(admin_apps.AdminConfig):
+    """Django's admin with our site as the default one, so that every page can show integrity problems."""
+
+    default = False
+    default_site = "advisor.admin_site.AdvisorAdminSite"

@@ -24,8 +24,9 @@ result lists the assumption the knowledge base makes for each of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from types import MappingProxyType
 
@@ -249,7 +250,8 @@ class KnowledgeBase:
         dozens of alternative answers. Each option's points for all protocols
         are therefore packed into one integer, a fixed-width field per protocol
         wide enough for the largest possible total, so adding an option is one
-        addition. A missing rating counts as 0.
+        addition. A missing rating counts as 0, so that an incomplete knowledge
+        base still builds and `integrity_problems` can say what is missing.
         """
         setup = partial(object.__setattr__, self)
         most_weight = sum(c.base_weight for c in self.criteria) + sum(
@@ -1423,3 +1425,479 @@ def _gap(kb: KnowledgeBase, result: Recommendation, expected: str) -> tuple[str,
                 f"{ahead.points - behind.points:.1f} points."
             )
     return tuple(lines)
+
+
+# --- Integrity of the knowledge base --------------------------------------------------------------
+#
+# Admin edits happen one record at a time, so the knowledge base passes through states that the
+# scoring above cannot handle (a criterion nobody has rated yet) or that quietly distort the advice
+# (an option that does nothing). Each check below finds one kind of problem; add a check by writing a
+# function and listing it in INTEGRITY_CHECKS.
+
+RATING_MIN = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityProblem:
+    """One thing in the knowledge base that breaks or distorts the advice, and how to fix it."""
+
+    code: str
+    """Stable name of the kind of problem, e.g. 'rating-missing'."""
+    subject: str
+    """The record at fault, as a maintainer knows it, e.g. 'Criterion “Forward secrecy”'."""
+    message: str
+    """What is wrong and what to do about it."""
+    record: tuple[str, ...] = ()
+    """The record to open to fix it: its kind ('protocol', 'criterion', 'rating', 'question', 'option',
+    'profile', 'rule', 'guidance' or 'flow') and its slugs, e.g. ('option', 'scope', 'unknown')."""
+
+
+def _quoted(names: Iterable[str]) -> str:
+    """“A”, “A and B”, “A, B and C”."""
+    quoted = [f"“{name}”" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _option_words(kb: KnowledgeBase, pair: tuple[str, str]) -> str:
+    """An answer as the admin shows it (“Question: Option”), or its slugs when it no longer exists."""
+    question = kb.question(pair[0])
+    option = question.option(pair[1]) if question else None
+    return f"{question.title}: {option.label}" if option else f"{pair[0]}/{pair[1]}"
+
+
+def _option_subject(question: Question, option: Option) -> str:
+    return f"Option “{question.title}: {option.label}”"
+
+
+def _unrated(
+    protocols: tuple[Protocol, ...],
+    criteria: tuple[Criterion, ...],
+    ratings: Mapping[tuple[str, str], Rating],
+) -> dict[Protocol | Criterion, list[Criterion | Protocol]]:
+    """Missing ratings, each put on whichever of its protocol or criterion lacks more of them.
+
+    A new criterion lacks a rating from every protocol and a new protocol one on every criterion: the
+    record to complete is the new one, not the dozen it is missing against. Ties go to the criterion.
+    """
+    missing = [(p, c) for p in protocols for c in criteria if (p.slug, c.slug) not in ratings]
+    per_protocol = Counter(p.slug for p, _ in missing)
+    per_criterion = Counter(c.slug for _, c in missing)
+    unrated: dict[Protocol | Criterion, list[Criterion | Protocol]] = {}
+    for protocol, criterion in missing:
+        if per_protocol[protocol.slug] > per_criterion[criterion.slug]:
+            unrated.setdefault(protocol, []).append(criterion)
+        else:
+            unrated.setdefault(criterion, []).append(protocol)
+    return unrated
+
+
+def _missing_ratings(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    for record, others in _unrated(kb.protocols, kb.criteria, kb.ratings).items():
+        names = _quoted(other.name for other in others)
+        if isinstance(record, Criterion):
+            yield IntegrityProblem(
+                "rating-missing",
+                f"Criterion “{record.name}”",
+                f"Not rated for {names}. Rate every protocol on it.",
+                ("criterion", record.slug),
+            )
+        else:
+            yield IntegrityProblem(
+                "rating-missing",
+                f"Protocol “{record.name}”",
+                f"Not rated on {names}. Rate it on every criterion.",
+                ("protocol", record.slug),
+            )
+
+
+def _ratings_out_of_range(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    protocols = {p.slug: p.name for p in kb.protocols}
+    criteria = {c.slug: c.name for c in kb.criteria}
+    for rating in kb.ratings.values():
+        if not RATING_MIN <= rating.score <= RATING_MAX:
+            protocol = protocols.get(rating.protocol, rating.protocol)
+            criterion = criteria.get(rating.criterion, rating.criterion)
+            yield IntegrityProblem(
+                "rating-out-of-range",
+                f"Rating of {protocol} on {criterion}",
+                f"Rated {rating.score}; ratings run from {RATING_MIN} to {RATING_MAX}. Correct the score.",
+                ("rating", rating.protocol, rating.criterion),
+            )
+
+
+def _conditions(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    """Conditions must name an option of an earlier question: `visible_questions` decides in one pass."""
+    position = {question.slug: index for index, question in enumerate(kb.questions)}
+    for index, question in enumerate(kb.questions):
+        for pair in sorted(question.condition):
+            target = kb.question(pair[0])
+            if target is None or target.option(pair[1]) is None:
+                code, why = "condition-unknown-option", "which is not an option of any question"
+            elif position[target.slug] == index:
+                code, why = "condition-not-earlier", "an answer to this question itself"
+            elif position[target.slug] > index:
+                code, why = "condition-not-earlier", "an answer to a later question"
+            else:
+                continue
+            yield IntegrityProblem(
+                code,
+                f"Question “{question.title}”",
+                f"It is shown only after “{_option_words(kb, pair)}”, {why}, so that answer can never "
+                "open it. Conditions may only name options of earlier questions: remove this one.",
+                ("question", question.slug),
+            )
+
+
+def _depended_on(kb: KnowledgeBase) -> set[tuple[str, str]]:
+    """Answers that something else looks for: conditions of questions, warnings and guidance."""
+    return set().union(
+        *(q.condition for q in kb.questions),
+        *(r.when_all | r.unless_any for r in kb.rules),
+        *(g.when_all | g.when_any | g.unless_any for g in kb.guidance),
+    )
+
+
+def _options_without_effect(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    used = _depended_on(kb)
+    for question in kb.questions:
+        for option in question.options:
+            if (
+                not option.is_unknown
+                and not option.effects
+                and option.flow is None
+                and (question.slug, option.slug) not in used
+            ):
+                yield IntegrityProblem(
+                    "option-without-effect",
+                    _option_subject(question, option),
+                    "Choosing it changes nothing: it has no effect, names no flow, and no question, warning "
+                    "or guidance item depends on it. Add an effect, mark it “I don't know”, or delete it.",
+                    ("option", question.slug, option.slug),
+                )
+
+
+def _unknown_options_with_effects(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    for question in kb.questions:
+        for option in question.options:
+            if option.is_unknown and option.effects:
+                yield IntegrityProblem(
+                    "unknown-option-has-effects",
+                    _option_subject(question, option),
+                    "“I don't know” must leave the result as wide as it was, but this one has effects. "
+                    "Remove its effects, or untick “I don't know”.",
+                    ("option", question.slug, option.slug),
+                )
+
+
+def _negative_weights(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    names = {criterion.slug: criterion.name for criterion in kb.criteria}
+    for criterion in kb.criteria:
+        if criterion.base_weight < 0:
+            yield IntegrityProblem(
+                "weight-negative",
+                f"Criterion “{criterion.name}”",
+                f"Its base weight is {criterion.base_weight}; weights cannot be negative. Set 0 or more.",
+                ("criterion", criterion.slug),
+            )
+    for question in kb.questions:
+        for option in question.options:
+            for effect in option.effects:
+                if effect.kind == WEIGHT and effect.weight < 0:
+                    yield IntegrityProblem(
+                        "weight-negative",
+                        _option_subject(question, option),
+                        f"It adds {effect.weight} to “{names.get(effect.criterion, effect.criterion)}”; "
+                        "weights cannot be negative. Give the effect a positive weight.",
+                        ("option", question.slug, option.slug),
+                    )
+
+
+def _effect_targets(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    criteria = {criterion.slug for criterion in kb.criteria}
+    for question in kb.questions:
+        for option in question.options:
+            for effect in option.effects:
+                if effect.kind == WEIGHT and effect.criterion not in criteria:
+                    code, what = "effect-unknown-criterion", f"weights criterion “{effect.criterion}”"
+                elif effect.kind in (EXCLUDE, REQUIRE) and effect.protocol not in kb._protocols:
+                    code, what = "effect-unknown-protocol", f"{effect.kind}s protocol “{effect.protocol}”"
+                else:
+                    continue
+                yield IntegrityProblem(
+                    code,
+                    _option_subject(question, option),
+                    f"An effect {what}, which does not exist. Remove the effect or point it at an existing one.",
+                    ("option", question.slug, option.slug),
+                )
+
+
+def _rule_options(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    for rule in kb.rules:
+        subject = f"Consistency warning “{rule.slug}”"
+        if not rule.when_all:
+            yield IntegrityProblem(
+                "rule-without-trigger",
+                subject,
+                "It has no trigger, so it would warn on every assessment. Choose the answers that trigger it.",
+                ("rule", rule.slug),
+            )
+        unknown = sorted(
+            pair
+            for pair in rule.when_all | rule.unless_any
+            if kb.question(pair[0]) is None or kb.question(pair[0]).option(pair[1]) is None
+        )
+        if unknown:
+            yield IntegrityProblem(
+                "rule-unknown-option",
+                subject,
+                f"It names {_quoted(f'{q}/{o}' for q, o in unknown)}, "
+                f"{'which is not an option' if len(unknown) == 1 else 'which are not options'} of any question. "
+                "Choose existing options.",
+                ("rule", rule.slug),
+            )
+
+
+def _profiles(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    for profile in kb.profiles:
+        subject = f"Use-case profile “{profile.name}”"
+        if profile.expected_protocol not in kb._protocols:
+            yield IntegrityProblem(
+                "profile-unknown-protocol",
+                subject,
+                f"It expects protocol “{profile.expected_protocol}”, which does not exist. Choose another.",
+                ("profile", profile.slug),
+            )
+        errors = validate(kb, profile.answers)
+        if errors:
+            details = "; ".join(
+                f"“{kb.question(slug).title if kb.question(slug) else slug}”: {message}"
+                for slug, message in errors.items()
+            )
+            yield IntegrityProblem(
+                "profile-invalid-answers",
+                subject,
+                f"Its preset answers do not fit the questions. {details} Correct its answers.",
+                ("profile", profile.slug),
+            )
+
+
+def _questions_with_too_few_options(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    for question in kb.questions:
+        if len(question.options) < 2:
+            yield IntegrityProblem(
+                "question-too-few-options",
+                f"Question “{question.title}”",
+                f"It has {len(question.options)} option{'' if len(question.options) == 1 else 's'}; "
+                "a question needs at least two. Add options, or delete the question.",
+                ("question", question.slug),
+            )
+
+
+def _unknown_answers(kb: KnowledgeBase, pairs: Iterable[Pair]) -> list[Pair]:
+    return sorted(
+        pair for pair in pairs if kb.question(pair[0]) is None or kb.question(pair[0]).option(pair[1]) is None
+    )
+
+
+def _guidance_targets(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    """Guidance must name real protocols, flows, answers and references, cite a source, and a mode its protocol."""
+    for item in kb.guidance:
+        subject = f"Guidance “{item.title}”"
+        wrong = [
+            *(f"protocol “{slug}”" for slug in sorted(item.protocols - kb._protocols.keys())),
+            *(f"flow “{slug}”" for slug in sorted(item.flows - kb._flows.keys())),
+            *(
+                f"answer {q}/{o}"
+                for q, o in _unknown_answers(kb, item.when_all | item.when_any | item.unless_any)
+            ),
+            *(f"reference “{s.reference}”" for s in item.sources if s.reference not in kb.references),
+        ]
+        if wrong:
+            yield IntegrityProblem(
+                "guidance-unknown-target",
+                subject,
+                f"It names {', '.join(wrong)}, which does not exist. Point it at existing records or remove them.",
+                ("guidance", item.slug),
+            )
+        if not item.sources:
+            yield IntegrityProblem(
+                "guidance-without-source",
+                subject,
+                "It cites no source. Add the reference and section it rests on.",
+                ("guidance", item.slug),
+            )
+        if item.kind == MODE and not item.protocols:
+            yield IntegrityProblem(
+                "mode-without-protocol",
+                subject,
+                "A mode says how one protocol is run, so it must name that protocol. Choose its protocols.",
+                ("guidance", item.slug),
+            )
+
+
+def _flow_targets(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
+    """Options must name real flows, and every flow must be one that some answer can name."""
+    named = set()
+    for question in kb.questions:
+        for option in question.options:
+            unknown = sorted((({option.flow} - {None}) | option.applies_to) - kb._flows.keys())
+            named.add(option.flow)
+            if unknown:
+                yield IntegrityProblem(
+                    "option-unknown-flow",
+                    _option_subject(question, option),
+                    f"It names flow {_quoted(unknown)}, which does not exist. Choose an existing flow.",
+                    ("option", question.slug, option.slug),
+                )
+    for flow in kb.flows:
+        if flow.slug not in named:
+            yield IntegrityProblem(
+                "flow-never-named",
+                f"Flow “{flow.name}”",
+                "No option names it, so no design can have a part for it. Give it an option on the "
+                "first question, or delete it.",
+                ("flow", flow.slug),
+            )
+
+
+INTEGRITY_CHECKS: tuple[Callable[[KnowledgeBase], Iterable[IntegrityProblem]], ...] = (
+    _missing_ratings,
+    _ratings_out_of_range,
+    _negative_weights,
+    _questions_with_too_few_options,
+    _conditions,
+    _options_without_effect,
+    _unknown_options_with_effects,
+    _effect_targets,
+    _rule_options,
+    _profiles,
+    _guidance_targets,
+    _flow_targets,
+)
+
+
+def integrity_problems(kb: KnowledgeBase) -> tuple[IntegrityProblem, ...]:
+    """Every integrity problem of `kb`, check by check; empty when the advice can be trusted."""
+    return tuple(problem for check in INTEGRITY_CHECKS for problem in check(kb))
+
+
+def repaired(kb: KnowledgeBase) -> KnowledgeBase:
+    """`kb` without what is broken: for a process that has no sound snapshot to fall back on.
+
+    Out-of-range ratings go, then whichever protocols and criteria lack ratings
+    (the record each missing rating is put on, as in `integrity_problems`).
+    Questions with fewer than two options go; conditions keep only options of
+    earlier questions that remain, and a conditional question left with none
+    goes too, since it could never be asked. Effects on what is gone, negative
+    weights and the effects of “I don't know” go; so do warnings on answers
+    that are gone, profiles whose answers no longer fit, guidance items that
+    name what does not exist, and flows that do not exist.
+    """
+    ratings = {key: rating for key, rating in kb.ratings.items() if RATING_MIN <= rating.score <= RATING_MAX}
+    unrated = _unrated(kb.protocols, kb.criteria, ratings)
+    protocols = tuple(p for p in kb.protocols if p not in unrated)
+    criteria = tuple(replace(c, base_weight=max(c.base_weight, 0)) for c in kb.criteria if c not in unrated)
+    kept_protocols = {p.slug for p in protocols}
+    kept_criteria = {c.slug for c in criteria}
+
+    def sound(effect: Effect) -> bool:
+        if effect.kind == WEIGHT:
+            return effect.criterion in kept_criteria and effect.weight >= 0
+        if effect.kind in (EXCLUDE, REQUIRE):
+            return effect.protocol in kept_protocols
+        return True
+
+    questions = []
+    answers: set[tuple[str, str]] = set()
+    for question in kb.questions:
+        condition = question.condition & answers
+        if len(question.options) < 2 or (question.condition and not condition):
+            continue
+        options = tuple(
+            replace(
+                option,
+                effects=() if option.is_unknown else tuple(filter(sound, option.effects)),
+                flow=option.flow if option.flow in kb._flows and not option.is_unknown else None,
+                applies_to=option.applies_to & kb._flows.keys(),
+            )
+            for option in question.options
+        )
+        questions.append(replace(question, options=options, condition=condition))
+        answers |= {(question.slug, option.slug) for option in options}
+    rules = tuple(
+        replace(rule, unless_any=rule.unless_any & answers)
+        for rule in kb.rules
+        if rule.when_all and rule.when_all <= answers
+    )
+    partial_kb = replace(
+        kb,
+        protocols=protocols,
+        criteria=criteria,
+        ratings=MappingProxyType(
+            {(p, c): r for (p, c), r in ratings.items() if p in kept_protocols and c in kept_criteria}
+        ),
+        questions=tuple(questions),
+        rules=rules,
+        profiles=(),
+        flows=tuple(
+            flow for flow in kb.flows if any(o.flow == flow.slug for q in questions for o in q.options)
+        ),
+        guidance=tuple(
+            item
+            for item in kb.guidance
+            if item.protocols <= kept_protocols
+            and item.flows <= kb._flows.keys()
+            and (item.when_all | item.when_any | item.unless_any) <= answers
+            and item.sources
+            and all(source.reference in kb.references for source in item.sources)
+            and (item.kind != MODE or item.protocols)
+        ),
+    )
+    profiles = tuple(
+        profile
+        for profile in kb.profiles
+        if profile.expected_protocol in kept_protocols and not validate(partial_kb, profile.answers)
+    )
+    return replace(partial_kb, profiles=profiles)
+
+
+# --- Answers given before an edit -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedAnswer:
+    """An answer that an edit of the knowledge base has left meaningless, and why, in the user's words."""
+
+    question: str
+    options: tuple[str, ...]
+    reason: str
+
+
+def fit_answers(
+    kb: KnowledgeBase, answers: Answers
+) -> tuple[dict[str, tuple[str, ...]], tuple[DroppedAnswer, ...]]:
+    """The answers that still mean something in `kb`, and those that no longer do.
+
+    Answers are kept as a user gave them, so an option renamed or removed, a
+    question deleted, or a question turned single-choice leaves answers that
+    `recommend` refuses. Such an answer is dropped whole, never trimmed, so the
+    question shows as unanswered and is asked again.
+    """
+    errors = answer_errors(kb, answers)
+    kept = {slug: tuple(options) for slug, options in answers.items() if slug not in errors}
+    dropped = tuple(
+        DroppedAnswer(slug, tuple(answers[slug]), _drop_reason(kb, slug, tuple(answers[slug]), message))
+        for slug, message in errors.items()
+    )
+    return kept, dropped
+
+
+def _drop_reason(kb: KnowledgeBase, slug: str, options: tuple[str, ...], error: str) -> str:
+    question = kb.question(slug)
+    if question is None:
+        return f"The question “{slug}” has been removed, so its answer no longer counts."
+    gone = [option for option in options if question.option(option) is None]
+    if gone:
+        verb = "is no longer an option" if len(gone) == 1 else "are no longer options"
+        return f"{_quoted(gone)} {verb} of “{question.title}”; answer it again."
+    return f"Your answer to “{question.title}” no longer fits: {error[0].lower()}{error[1:]} Answer it again."

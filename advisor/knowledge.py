@@ -4,34 +4,85 @@ Every change to the knowledge base creates a `KnowledgeBaseVersion` row, so the
 newest version number is a complete cache key: each request pays one indexed
 query for it, and every process rebuilds its snapshot the moment another
 process (an admin's save) has moved the number on.
+
+Admins edit one record at a time, so a version can be unfit to serve (a new
+criterion that nobody has rated yet). Each build is checked once; while it has
+problems the site keeps serving the newest sound snapshot this process has
+built, or, in a process that has never seen one, a repaired copy without what
+is broken. The admin shows the problems until they are fixed.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from django.db import transaction
 
 from advisor import engine, models
 
-_cache: tuple[int, engine.KnowledgeBase] | None = None
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class State:
+    """One version of the knowledge base: as built, its problems, and the snapshot the site serves for it."""
+
+    live: engine.KnowledgeBase
+    problems: tuple[engine.IntegrityProblem, ...]
+    good: engine.KnowledgeBase | None
+    """The newest snapshot without problems that this process has built; `live` itself when it is sound."""
+    served: engine.KnowledgeBase
+
+    @property
+    def repaired(self) -> bool:
+        """Whether the site serves `live` without what is broken, having no sound snapshot to fall back on."""
+        return self.served is not self.good
+
+
+_cache: State | None = None
 _lock = threading.Lock()
 
 
 def current() -> engine.KnowledgeBase:
-    """The snapshot of the knowledge base as it is now."""
+    """The snapshot the site serves: the knowledge base as it is now, unless that has problems."""
+    return state().served
+
+
+def state() -> State:
+    """The knowledge base as it is now and what is served for it, built and checked once per version."""
     global _cache
     version = models.KnowledgeBaseVersion.current_number()
     cached = _cache
-    if cached is not None and cached[0] == version:
-        return cached[1]
+    if cached is not None and cached.live.version == version:
+        return cached
     with _lock:
-        if _cache is not None and _cache[0] == version:
-            return _cache[1]
-        snapshot = build()
-        _cache = (snapshot.version, snapshot)
-        return snapshot
+        if _cache is not None and _cache.live.version == version:
+            return _cache
+        _cache = _checked(build(), _cache)
+        return _cache
+
+
+def _checked(live: engine.KnowledgeBase, previous: State | None) -> State:
+    problems = engine.integrity_problems(live)
+    if not problems:
+        return State(live, problems, good=live, served=live)
+    good = previous.good if previous is not None else None
+    if good is not None:
+        served, serving = good, f"version {good.version}, the newest without problems,"
+    else:
+        served, serving = engine.repaired(live), "a repaired copy without what is broken"
+    logger.warning(
+        "Knowledge base version %s has %s integrity problem%s; serving %s until they are fixed: %s",
+        live.version,
+        len(problems),
+        "" if len(problems) == 1 else "s",
+        serving,
+        " ".join(f"{problem.subject}: {problem.message}" for problem in problems),
+    )
+    return State(live, problems, good=good, served=served)
 
 
 def _lines(text: str) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseLocation
 
 from advisor import engine, knowledge, pdf, reports, tasks
 from advisor.forms import FeedbackForm, ReportCoverForm, StepForm
-from advisor.models import Assessment, Feedback, KnowledgeBaseVersion, Report, ReportPDF, UseCaseProfile
+from advisor.models import Assessment, Feedback, Report, ReportPDF, UseCaseProfile
 
 RECENT_KEPT = 8
 
@@ -132,6 +132,13 @@ def step(request: HttpRequest, assessment_id: UUID, slug: str) -> HttpResponse:
     question = kb.question(slug)
     if question is None:
         raise Http404("There is no such question.")
+    dropped = _drop_stale_answers(assessment, kb)
+    if dropped:
+        messages.warning(
+            request,
+            "The questions have changed since you answered, so some answers were removed: "
+            + " ".join(answer.reason for answer in dropped),
+        )
     answers = assessment.answer_map()
     if question not in engine.visible_questions(kb, answers):
         messages.warning(
@@ -178,6 +185,33 @@ def _step_or_start(assessment: Assessment, slug: str | None) -> str:
     return reverse("advisor:step", args=[assessment.id, slug]) if slug else reverse("advisor:home")
 
 
+def _drop_stale_answers(assessment: Assessment, kb: engine.KnowledgeBase) -> tuple[engine.DroppedAnswer, ...]:
+    """Remove the answers that edits of the knowledge base have made meaningless, and say which.
+
+    Renamed or removed options and deleted questions would otherwise stop the
+    assessment from ever issuing a report. Costs no query while every answer fits.
+    """
+    if not engine.answer_errors(kb, assessment.answer_map()):
+        return ()
+    with transaction.atomic():
+        locked = Assessment.objects.select_for_update().get(id=assessment.id)
+        kept, dropped = engine.fit_answers(kb, locked.answer_map())
+        locked.answers = {slug: list(options) for slug, options in kept.items()}
+        locked.save(update_fields=["answers", "updated_at"])
+    assessment.answers = locked.answers
+    return dropped
+
+
+def _open_questions(kb: engine.KnowledgeBase, answers: engine.Answers) -> dict[str, str]:
+    """What stops a report: asked questions still without a required answer, keyed by question slug.
+
+    Answers to questions that are no longer asked are kept but count for
+    nothing, so they never stand in the way.
+    """
+    asked = {question.slug for question in engine.visible_questions(kb, answers)}
+    return {slug: message for slug, message in engine.validate(kb, answers).items() if slug in asked}
+
+
 @transaction.atomic
 def _save_answer(assessment: Assessment, slug: str, chosen: tuple[str, ...]) -> None:
     """Save one answer; a row lock keeps two quick submissions from overwriting each other's answers."""
@@ -203,18 +237,17 @@ def _go(request: HttpRequest, url: str) -> HttpResponse:
 
 
 def _review_context(assessment: Assessment, kb: engine.KnowledgeBase) -> dict:
+    """The review of answers that fit `kb`: `_drop_stale_answers` has removed any that do not."""
     answers = assessment.answer_map()
     visible = engine.visible_questions(kb, answers)
-    # Answers to questions no longer asked are listed apart and count for nothing; they block nothing.
-    asked = {question.slug for question in visible}
-    problems = engine.validate(kb, {slug: chosen for slug, chosen in answers.items() if slug in asked})
+    problems = _open_questions(kb, answers)
     rows = []
     for question in visible:
         chosen = answers.get(question.slug, ())
         rows.append(
             {
                 "question": question,
-                "labels": [question.option(o).label for o in chosen if question.option(o)],
+                "labels": [question.option(o).label for o in chosen],
                 "problem": problems.get(question.slug),
             }
         )
@@ -222,17 +255,16 @@ def _review_context(assessment: Assessment, kb: engine.KnowledgeBase) -> dict:
     ignored = [
         {"question": kb.question(slug), "labels": [kb.question(slug).option(o).label for o in options]}
         for slug, options in answers.items()
-        if slug not in counted and kb.question(slug)
+        if slug not in counted
     ]
-    valid_so_far = not engine.answer_errors(kb, answers)
-    result = engine.recommend(kb, answers) if valid_so_far else None
+    result = engine.recommend(kb, answers)
     return {
         "kb": kb,
         "assessment": assessment,
         "rows": rows,
         "ignored": ignored,
         "problems": problems,
-        "warnings": result.warnings if result else (),
+        "warnings": result.warnings,
         "progress": _progress(assessment, kb, None),
         "total": len(visible),
         "first_missing": next((row["question"].slug for row in rows if row["problem"]), None),
@@ -246,12 +278,29 @@ def review(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
     assessment = get_object_or_404(Assessment, id=assessment_id)
     kb = knowledge.current()
     _remember(request, assessment)
+    dropped = _drop_stale_answers(assessment, kb)
     context = _review_context(assessment, kb)
     cover = ReportCoverForm(request.POST if request.method == "POST" else None)
     context["cover"] = cover
+    context["dropped"] = dropped
     if request.method == "POST":
-        if context["problems"]:
-            messages.error(request, "Some questions still need an answer; they are marked below.")
+        if dropped:
+            messages.error(
+                request,
+                "Some answers no longer fit the questions and were removed, as listed below. "
+                "Check your answers, then ask for the recommendation again.",
+            )
+        elif context["problems"]:
+            titles = [row["question"].title for row in context["rows"] if row["problem"]]
+            if len(titles) == 1:
+                messages.error(request, f"“{titles[0]}” still needs an answer; it is marked below.")
+            else:
+                messages.error(
+                    request,
+                    f"{len(titles)} questions still need an answer: "
+                    + ", ".join(f"“{title}”" for title in titles)
+                    + ". They are marked below.",
+                )
         elif cover.is_valid():
             issued = reports.issue(kb, assessment.answer_map(), assessment=assessment, **cover.cleaned_data)
             return redirect("advisor:report", issued.id)
@@ -263,7 +312,8 @@ def _report_page(request: HttpRequest, issued: Report, *, status: int = 200, **e
     permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
     context = {
         **reports.context(issued, permalink),
-        "kb_version": KnowledgeBaseVersion.current_number(),
+        # The version served, not the newest: while the newest has problems, reports come from an older one.
+        "kb_version": knowledge.current().version,
         "feedback_form": extra.pop("feedback_form", None) or FeedbackForm(),
         "changes": reports.diff(issued.previous, issued) if issued.previous else None,
         **extra,
@@ -283,13 +333,13 @@ def reevaluate(request: HttpRequest, report_id: UUID) -> HttpResponse:
     """The same answers against today's knowledge base: a new report, linked to the old, which stays."""
     issued = get_object_or_404(Report, id=report_id)
     kb = knowledge.current()
-    answers = issued.answer_map()
-    problems = engine.validate(kb, answers)
-    if problems:
+    answers, dropped = engine.fit_answers(kb, issued.answer_map())
+    missing = [f"“{kb.question(slug).title}” needs an answer." for slug in _open_questions(kb, answers)]
+    if dropped or missing:
         messages.error(
             request,
-            "The questions have changed since this report, so its answers no longer fit: "
-            + "; ".join(f"{slug}: {message}" for slug, message in problems.items())
+            "The questions have changed since this report, so its answers no longer fit. "
+            + " ".join([*(answer.reason for answer in dropped), *missing])
             + " Start a new assessment, or change the answers of this one.",
         )
         return redirect("advisor:report", issued.id)

@@ -77,6 +77,8 @@ def main() -> None:
     )
     snapshot_ms = median_ms(knowledge.build, rounds=20)
     print(f"rebuilding the snapshot after an edit:  {snapshot_ms:7.3f} ms (once per edit per process)")
+    check_ms = median_ms(lambda: engine.integrity_problems(kb), rounds=50)
+    print(f"checking its integrity:                 {check_ms:7.3f} ms (once per edit per process)")
 
 
 if __name__ == "__main__":

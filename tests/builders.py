@@ -73,6 +73,18 @@ def question(
     )
 
 
+def profile(slug: str, expected: str, answers: dict[str, tuple[str, ...]]) -> engine.Profile:
+    return engine.Profile(
+        slug, slug.replace("-", " ").title(), "", expected, "", MappingProxyType(answers), ()
+    )
+
+
+def rule(
+    slug: str, when_all: set[tuple[str, str]], unless_any: set[tuple[str, str]] = frozenset()
+) -> engine.Rule:
+    return engine.Rule(slug, f"{slug} applies.", "risk", frozenset(when_all), frozenset(unless_any), ())
+
+
 def knowledge_base(
     ratings: dict[str, dict[str, int]],
     questions: tuple[engine.Question, ...] = (),
@@ -82,6 +94,7 @@ def knowledge_base(
     rules: tuple[engine.Rule, ...] = (),
     flows: tuple[str, ...] = (),
     guidance: tuple[engine.Guidance, ...] = (),
+    profiles: tuple[engine.Profile, ...] = (),
 ) -> engine.KnowledgeBase:
     """`ratings` maps protocol slug -> criterion slug -> score; the order of protocols is their order."""
     criteria_slugs = list(next(iter(ratings.values())))
@@ -107,7 +120,7 @@ def knowledge_base(
         criteria=criteria,
         ratings=MappingProxyType(rating_map),
         questions=questions,
-        profiles=(),
+        profiles=profiles,
         references=MappingProxyType({"ref": reference}),
         rules=rules,
         flows=tuple(

@@ -6,7 +6,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from advisor import knowledge, reports
+from advisor import engine, knowledge, reports
 from advisor.models import (
     ConsistencyRule,
     Criterion,
@@ -17,6 +17,7 @@ from advisor.models import (
     Protocol,
     Question,
     Rating,
+    Reference,
     Report,
     ReportPDF,
     UseCaseProfile,
@@ -414,3 +415,301 @@ def test_check_profiles_needs_staff(client):
     response = client.get(CHECK_URL)
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
+
+
+# --- Edits that would break the knowledge base are refused ------------------------------------------
+
+
+def ratings_post_data(rated: list, field: str, initial: list[Rating] = ()) -> dict:
+    """The ratings inline: the existing `initial` ratings, then one new row for each of `rated`."""
+    reference = str(Reference.objects.first().pk)
+    data = inline_management("ratings", len(initial) + len(rated), len(initial))
+    rows = [(rating, getattr(rating, field)) for rating in initial] + [(None, record) for record in rated]
+    for index, (rating, record) in enumerate(rows):
+        data.update(
+            {
+                f"ratings-{index}-{field}": str(record.pk),
+                f"ratings-{index}-score": str(rating.score if rating else 3),
+                f"ratings-{index}-rationale": rating.rationale if rating else "Rated for the test.",
+                f"ratings-{index}-references": [reference],
+            }
+        )
+        if rating:
+            data[f"ratings-{index}-id"] = str(rating.pk)
+    return data
+
+
+def new_criterion_data(**ratings) -> dict:
+    return {
+        "slug": "trial-criterion",
+        "name": "Trial criterion",
+        "description": "Added for the test.",
+        "base_weight": "1",
+        "order": "99",
+        **ratings,
+    }
+
+
+def ratings_errors(response) -> str:
+    assert response.status_code == 200, "the incomplete ratings were accepted"
+    return " ".join(response.context["inline_admin_formsets"][0].formset.non_form_errors())
+
+
+def test_a_new_criterion_page_offers_a_rating_row_for_every_protocol(staff_client):
+    formset = staff_client.get(admin_url(Criterion, "add")).context["inline_admin_formsets"][0].formset
+    assert [form.initial["protocol"] for form in formset.forms] == list(
+        Protocol.objects.values_list("pk", flat=True)
+    )
+
+
+def test_a_criterion_without_a_rating_from_every_protocol_is_refused(staff_client):
+    some = list(Protocol.objects.all()[:3])
+    response = staff_client.post(
+        admin_url(Criterion, "add"), new_criterion_data(**ratings_post_data(some, "protocol"))
+    )
+    errors = ratings_errors(response)
+    assert "Rate every protocol on this criterion." in errors
+    assert "WireGuard" in errors and some[0].name not in errors
+    assert not Criterion.objects.filter(slug="trial-criterion").exists()
+
+
+def test_a_criterion_with_a_rating_from_every_protocol_is_saved_and_served(staff_client):
+    every = list(Protocol.objects.all())
+    response = staff_client.post(
+        admin_url(Criterion, "add"), new_criterion_data(**ratings_post_data(every, "protocol"))
+    )
+    assert response.status_code == 302
+    assert Rating.objects.filter(criterion__slug="trial-criterion").count() == len(every)
+    assert "trial-criterion" in {criterion.slug for criterion in knowledge.current().criteria}
+
+
+def test_removing_a_rating_on_the_criterion_page_is_refused(staff_client):
+    criterion = Criterion.objects.get(slug="nat-traversal")
+    ratings = list(Rating.objects.filter(criterion=criterion).order_by("protocol__order"))
+    data = {
+        "slug": criterion.slug,
+        "name": criterion.name,
+        "description": criterion.description,
+        "base_weight": str(criterion.base_weight),
+        "order": str(criterion.order),
+        **ratings_post_data([], "protocol", ratings),
+        "ratings-0-DELETE": "on",
+    }
+    errors = ratings_errors(staff_client.post(admin_url(Criterion, "change", criterion.pk), data))
+    assert f"Not rated yet: {ratings[0].protocol}." in errors
+    assert Rating.objects.filter(pk=ratings[0].pk).exists()
+
+
+def test_a_protocol_without_a_rating_on_every_criterion_is_refused(staff_client):
+    reference = Reference.objects.first()
+    data = {
+        "name": "MACsec",
+        "slug": "macsec",
+        "family": "other_vpn",
+        "layer": "network",
+        "order": "20",
+        "summary": "Hop-by-hop Ethernet encryption.",
+        "strengths": "Line rate.",
+        "limitations": "One link at a time.",
+        "guidance": "Use GCM-AES-256.",
+        "ports": "EtherType 0x88E5",
+        "references": [str(reference.pk)],
+        **ratings_post_data(list(Criterion.objects.all()[:2]), "criterion"),
+    }
+    errors = ratings_errors(staff_client.post(admin_url(Protocol, "add"), data))
+    assert "Rate this protocol on every criterion." in errors
+    assert not Protocol.objects.filter(slug="macsec").exists()
+
+
+def option_post_data(option: Option, effects: list, **changes) -> dict:
+    """The option's page with `effects` (OptionEffect rows) kept as they are."""
+    data = {
+        "question": str(option.question_id),
+        "slug": option.slug,
+        "order": str(option.order),
+        "label": option.label,
+        "help_text": option.help_text,
+        "is_unknown": "on" if option.is_unknown else "",
+        **inline_management("effects", len(effects), len(effects)),
+    }
+    for index, effect in enumerate(effects):
+        data.update(
+            {
+                f"effects-{index}-id": str(effect.pk),
+                f"effects-{index}-option": str(option.pk),
+                f"effects-{index}-kind": effect.kind,
+                f"effects-{index}-criterion": str(effect.criterion_id or ""),
+                f"effects-{index}-weight": str(effect.weight or ""),
+                f"effects-{index}-protocol": str(effect.protocol_id or ""),
+                f"effects-{index}-reason": effect.reason,
+            }
+        )
+    data.update(changes)
+    return data
+
+
+def effects_errors(response) -> str:
+    assert response.status_code == 200, "the option was saved"
+    return " ".join(response.context["inline_admin_formsets"][0].formset.non_form_errors())
+
+
+def test_an_i_dont_know_option_cannot_get_effects(staff_client):
+    option = Option.objects.filter(is_unknown=False).exclude(effects=None).first()
+    effects = list(option.effects.all())
+    response = staff_client.post(
+        admin_url(Option, "change", option.pk), option_post_data(option, effects, is_unknown="on")
+    )
+    assert "“I don't know” must leave the result as wide as it was" in effects_errors(response)
+    option.refresh_from_db()
+    assert not option.is_unknown
+
+
+def test_an_option_cannot_lose_its_last_effect(staff_client):
+    option = (
+        Option.objects.filter(
+            is_unknown=False, dependent_questions=None, rules_triggered=None, rules_silenced=None
+        )
+        .exclude(effects=None)
+        .first()
+    )
+    effects = list(option.effects.all())
+    deleting = {f"effects-{index}-DELETE": "on" for index in range(len(effects))}
+    response = staff_client.post(
+        admin_url(Option, "change", option.pk), option_post_data(option, effects, **deleting)
+    )
+    assert "Choosing this option would change nothing" in effects_errors(response)
+    assert option.effects.count() == len(effects)
+
+
+def test_an_option_a_question_depends_on_may_have_no_effect(staff_client):
+    option = Option.objects.filter(dependent_questions__isnull=False).exclude(effects=None).distinct().first()
+    effects = list(option.effects.all())
+    deleting = {f"effects-{index}-DELETE": "on" for index in range(len(effects))}
+    response = staff_client.post(
+        admin_url(Option, "change", option.pk), option_post_data(option, effects, **deleting)
+    )
+    assert response.status_code == 302
+    assert not option.effects.exists()
+
+
+def test_an_option_with_effects_cannot_be_marked_i_dont_know_on_the_question_page(staff_client):
+    question = Question.objects.get(slug="scope")
+    data = question_post_data(question)
+    index = next(i for i, option in enumerate(question.options.all()) if option.effects.exists())
+    data[f"options-{index}-is_unknown"] = "on"
+    response = staff_client.post(admin_url(Question, "change", question.pk), data)
+    assert response.status_code == 200
+    form = response.context["inline_admin_formsets"][0].formset.forms[index]
+    assert "Remove its effects on the option's page first." in " ".join(form.errors["is_unknown"])
+
+
+def test_a_profile_must_answer_every_question_it_is_asked(staff_client):
+    profile = UseCaseProfile.objects.get(slug="site-to-site")
+    data = profile_post_data(profile)
+    volume = next(i for i, answer in enumerate(profile.answers.all()) if answer.question.slug == "volume")
+    data[f"answers-{volume}-DELETE"] = "on"
+    response = staff_client.post(admin_url(UseCaseProfile, "change", profile.pk), data)
+    assert response.status_code == 200
+    errors = " ".join(response.context["inline_admin_formsets"][0].formset.non_form_errors())
+    assert "“Volume”: This question needs an answer." in errors
+    assert profile.answers.filter(question__slug="volume").exists()
+
+
+def test_a_profile_cannot_answer_a_question_it_is_not_asked(staff_client):
+    kb = knowledge.current()
+    profile = UseCaseProfile.objects.get(slug="site-to-site")
+    asked = {question.slug for question in engine.visible_questions(kb, kb.profile(profile.slug).answers)}
+    hidden = Question.objects.exclude(condition_options=None).exclude(slug__in=asked).first()
+    response = staff_client.post(
+        admin_url(UseCaseProfile, "change", profile.pk),
+        profile_post_data(profile, (hidden.pk, hidden.options.first().pk)),
+    )
+    assert response.status_code == 200
+    errors = " ".join(response.context["inline_admin_formsets"][0].formset.non_form_errors())
+    assert f"“{hidden.title}”: This question is not asked after your other answers." in errors
+
+
+def test_an_unchanged_profile_saves(staff_client):
+    profile = UseCaseProfile.objects.get(slug="site-to-site")
+    response = staff_client.post(admin_url(UseCaseProfile, "change", profile.pk), profile_post_data(profile))
+    assert response.status_code == 302
+
+
+# --- Problems that forms cannot catch are shown on every page until fixed ---------------------------
+
+
+def add_unrated_criterion() -> Criterion:
+    return Criterion.objects.create(
+        slug="trial-criterion", name="Trial criterion", description="Added for the test."
+    )
+
+
+BANNER = "The knowledge base has 1 problem to fix"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        reverse("admin:index"),
+        admin_url(Protocol, "changelist"),
+        admin_url(Question, "add"),
+        CHECK_URL,
+        reverse("admin:password_change"),
+    ],
+)
+def test_every_admin_page_lists_the_problems_with_a_link_to_the_record(staff_client, url):
+    knowledge.current()
+    criterion = add_unrated_criterion()
+    page = staff_client.get(url).content.decode()
+    assert BANNER in page
+    assert f'<a href="{admin_url(Criterion, "change", criterion.pk)}">Criterion “Trial criterion”</a>' in page
+    assert "Rate every protocol on it." in page
+    assert "the public site serves\n    version 1, the newest without problems." in page
+
+
+def test_the_problems_stay_until_they_are_fixed(staff_client):
+    criterion = add_unrated_criterion()
+    assert BANNER in staff_client.get(reverse("admin:index")).content.decode()
+    for protocol in Protocol.objects.all():
+        Rating.objects.create(
+            protocol=protocol, criterion=criterion, score=3, rationale="Rated for the test."
+        )
+    assert "problem to fix" not in staff_client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_process_without_a_good_snapshot_says_it_serves_a_repaired_one(staff_client):
+    add_unrated_criterion()
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert "version 2 without what is broken" in page
+
+
+def test_every_problem_gets_a_link_to_its_record(staff_client):
+    add_unrated_criterion()
+    option = Option.objects.create(
+        question=Question.objects.first(), slug="trial-option", label="Trial option"
+    )
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert "The knowledge base has 2 problems to fix" in page
+    assert (
+        f'<a href="{admin_url(Option, "change", option.pk)}">Option “{option.question.title}: {option.label}”</a>'
+        in page
+    )
+
+
+def test_the_problems_come_from_the_cached_snapshot(staff_client, monkeypatch):
+    add_unrated_criterion()
+    builds = []
+    build = knowledge.build
+    monkeypatch.setattr(knowledge, "build", lambda: builds.append(1) or build())
+    for url in (
+        reverse("admin:index"),
+        admin_url(Protocol, "changelist"),
+        admin_url(Criterion, "changelist"),
+    ):
+        assert BANNER in staff_client.get(url).content.decode()
+    assert len(builds) == 1
+
+
+def test_the_sign_in_page_shows_no_problems(client):
+    add_unrated_criterion()
+    assert "problem to fix" not in client.get(reverse("admin:login")).content.decode()

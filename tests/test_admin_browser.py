@@ -44,3 +44,24 @@ def test_protocol_page_shows_ratings_inline_without_policy_violations(
     page.locator("#ratings-group .add-row a").click()
     assert all_rows.count() == before + 1
     assert violations == []
+
+
+def test_a_problem_links_to_the_page_that_fixes_it(page, live_server, maintainer, reload_kb):
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    Criterion.objects.create(
+        slug="trial-criterion", name="Trial criterion", description="Added for the test."
+    )
+    sign_in(page, live_server)
+    banner = page.locator(".integrity-problems")
+    assert "The knowledge base has 1 problem to fix" in banner.inner_text()
+    banner.get_by_role("link", name="Criterion “Trial criterion”").click()
+    assert page.locator("h1").inner_text() == "Change criterion"
+    prefilled = page.locator("#ratings-group tbody tr.form-row:not(.empty-form) select[name$='-protocol']")
+    assert prefilled.count() == Protocol.objects.count()
+    assert violations == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from advisor import engine, knowledge
 from advisor.models import (
     KNOWLEDGE_BASE_MODELS,
     ConsistencyRule,
@@ -184,3 +185,7 @@ def test_every_warning_rule_can_fire_and_cites_or_explains():
         single_questions = [o.question_id for o in triggers if o.question.kind == Question.Kind.SINGLE]
         assert len(single_questions) == len(set(single_questions)), f"{rule} can never fire"
         assert len(rule.message) >= 60, rule
+
+
+def test_the_shipped_knowledge_base_has_no_integrity_problems():
+    assert engine.integrity_problems(knowledge.build()) == ()
