@@ -1824,6 +1824,7 @@ def repaired(kb: KnowledgeBase) -> KnowledgeBase:
         )
         questions.append(replace(question, options=options, condition=condition))
         answers |= {(question.slug, option.slug) for option in options}
+    named_flows = {option.flow for question in questions for option in question.options} - {None}
     rules = tuple(
         replace(rule, unless_any=rule.unless_any & answers)
         for rule in kb.rules
@@ -1839,14 +1840,12 @@ def repaired(kb: KnowledgeBase) -> KnowledgeBase:
         questions=tuple(questions),
         rules=rules,
         profiles=(),
-        flows=tuple(
-            flow for flow in kb.flows if any(o.flow == flow.slug for q in questions for o in q.options)
-        ),
+        flows=tuple(flow for flow in kb.flows if flow.slug in named_flows),
         guidance=tuple(
             item
             for item in kb.guidance
             if item.protocols <= kept_protocols
-            and item.flows <= kb._flows.keys()
+            and item.flows <= named_flows
             and (item.when_all | item.when_any | item.unless_any) <= answers
             and item.sources
             and all(source.reference in kb.references for source in item.sources)
