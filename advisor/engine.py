@@ -812,7 +812,7 @@ def recommend(kb: KnowledgeBase, answers: Answers) -> Recommendation:
     )
     parts = [_score_part(kb, counted, flow) for flow in flows_of(kb, counted)]
     changes = _answer_changes(kb, counted, parts, set(unknown))
-    parts = [_with_why(kb, part, [c for c in changes if c.flow == part.flow]) for part in parts]
+    parts = [_with_why(kb, part, counted, [c for c in changes if c.flow == part.flow]) for part in parts]
     return Recommendation(
         knowledge_base_version=kb.version,
         answers=MappingProxyType(counted),
@@ -1000,35 +1000,36 @@ def _summary(kb: KnowledgeBase, parts: list[Part]) -> str:
     return f"A design in {len(parts)} parts. " + " ".join(pieces)
 
 
-def _with_why(kb: KnowledgeBase, part: Part, changes: list[AnswerChange]) -> Part:
+def _with_why(kb: KnowledgeBase, part: Part, counted: Answers, changes: list[AnswerChange]) -> Part:
     return Part(
         **{f.name: getattr(part, f.name) for f in fields(Part) if f.name != "why"},
-        why=_why(kb, part, changes),
+        why=_why(kb, part, counted, changes),
     )
 
 
-def _why(kb: KnowledgeBase, part: Part, changes: list[AnswerChange]) -> tuple[str, ...]:
+def _why(kb: KnowledgeBase, part: Part, counted: Answers, changes: list[AnswerChange]) -> tuple[str, ...]:
     """Why this part gets its protocol, in sentences built from the user's own answers.
 
-    First the answers that rule protocols out (each protocol named once), then
-    what the leader does best among what remains, then what the runner-up
-    would have cost, or, for a close call or a tie, what would decide it.
+    First what the leader does best on what the answers weigh most, then the
+    user's requirements that ruled rivals out, then the runner-up's cost, or,
+    for a close call or a tie, what would decide it. What the flow itself rules
+    out (transport mode cannot serve remote users) is listed with the scores,
+    and told here only when it alone explains the outcome.
     """
     if not part.layers:
         return (conflict_sentence(kb, part),)
+    leader, rival = part.primary, part.runner_up
+    binding = _binding_answers(kb, part)
+    requirements = [row for row in binding if not kb._options[row[0]].names_flow]
+    structural = [row for row in binding if kb._options[row[0]].names_flow] or requirements
     sentences = []
-    leader = part.primary
-    for pair, reasons in _binding_answers(kb, part)[:3]:
-        groups = sorted(reasons.items(), key=lambda group: -len(group[1]))
-        (reason, protocols), others = groups[0], groups[1:]
-        text = f"You answered “{_label(kb, pair)}”, which rules out {_names(kb, protocols)}. {reason}"
-        if len(others) == 1:
-            other_reason, other_protocols = others[0]
-            text += f" It also rules out {_names(kb, other_protocols)}. {other_reason}"
-        elif others:
-            rest = [protocol for _, group in others for protocol in group]
-            text += f" It also rules out {_names(kb, rest)}, for the reasons listed with the scores."
-        sentences.append(text)
+    strengths = _separating_criteria(kb, part, leader, rival)[:2] if rival else []
+    if strengths:
+        sentences.append(
+            f"{kb.protocol(leader).name} best meets what your answers weigh most: "
+            + "; ".join(_criterion_phrase(row) for row in strengths)
+            + "."
+        )
     if part.layered_by:
         labels = ", ".join(f"“{_label(kb, pair)}”" for pair in part.layered_by)
         outer, inner = (kb.protocol(layer.protocol).name for layer in part.layers)
@@ -1038,19 +1039,23 @@ def _why(kb: KnowledgeBase, part: Part, changes: list[AnswerChange]) -> tuple[st
             f"{labels} demands two independent layers, so {outer} protects the network path and {inner} "
             "runs inside it with its own keys."
         )
-    rival = part.runner_up
+    # A requirement is worth a sentence when, without it, a protocol it rules out would have won.
+    decisive = []
+    for pair, reasons in requirements:
+        winner = _winner_without(kb, counted, part, pair)
+        if any(winner in protocols for protocols in reasons.values()):
+            decisive.append((pair, reasons, winner))
+    if decisive:
+        sentences += [
+            _ruled_out_sentence(kb, pair, reasons, winner) for pair, reasons, winner in decisive[:2]
+        ]
+    elif not rival:
+        sentences += [_ruled_out_sentence(kb, pair, reasons) for pair, reasons in structural[:1]]
     if rival is None:
         sentences.append(
             f"{kb.protocol(leader).name} is the only protocol left that meets every requirement."
         )
         return tuple(sentences)
-    strengths = _separating_criteria(kb, part, leader, rival)[:2]
-    if strengths:
-        sentences.append(
-            f"Of what remains, {kb.protocol(leader).name} best meets what your answers weigh most: "
-            + "; ".join(_criterion_phrase(row) for row in strengths)
-            + "."
-        )
     rival_name = kb.protocol(rival).name
     if part.margin == 0:
         sentences.append(
@@ -1064,9 +1069,43 @@ def _why(kb: KnowledgeBase, part: Part, changes: list[AnswerChange]) -> tuple[st
         )
     else:
         sentences.append(
-            f"The runner-up, {rival_name}, is {part.margin:.1f} points behind.{_rival_gain(kb, part, rival)}"
+            f"The runner-up, {rival_name}, meets every requirement too but is {part.margin:.1f} points behind."
+            + _rival_gain(kb, part, rival)
         )
     return tuple(sentences)
+
+
+def _winner_without(kb: KnowledgeBase, counted: Answers, part: Part, pair: Pair) -> str | None:
+    """The protocol the part would get if `pair` had not been answered."""
+    remaining = tuple(option for option in counted[pair[0]] if option != pair[1])
+    answers = {slug: options for slug, options in counted.items() if slug != pair[0]}
+    if remaining:
+        answers[pair[0]] = remaining
+    return _signature(kb, answers, part.flow)[0]
+
+
+def _ruled_out_sentence(
+    kb: KnowledgeBase, pair: Pair, reasons: dict[str, list[str]], winner: str | None = None
+) -> str:
+    """One answer and what it rules out, with the reason for the largest group and at most one other.
+
+    With `winner`, the protocol that would have won without this answer, its group comes first.
+    """
+    groups = sorted(reasons.items(), key=lambda group: (winner not in group[1], -len(group[1])))
+    (reason, protocols), others = groups[0], groups[1:]
+    text = f"Your answer “{_label(kb, pair)}” rules out {_names(kb, protocols)}. {reason}"
+    if winner is not None:
+        text = (
+            f"Without your answer “{_label(kb, pair)}”, {kb.protocol(winner).name} would have come first, "
+            f"but the answer rules out {_names(kb, protocols)}. {reason}"
+        )
+    if len(others) == 1:
+        other_reason, other_protocols = others[0]
+        text += f" It also rules out {_names(kb, other_protocols)}. {other_reason}"
+    elif others:
+        rest = [protocol for _, group in others for protocol in group]
+        text += f" It also rules out {_names(kb, rest)}, for the reasons listed with the scores."
+    return text
 
 
 def _binding_answers(kb: KnowledgeBase, part: Part) -> list[tuple[Pair, dict[str, list[str]]]]:
