@@ -63,3 +63,18 @@ def test_two_layers_without_tls_capable_applications_nest_two_independent_ipsec_
     (part,) = engine.recommend(kb, CASES["classified-two-layers-legacy"].answers).parts
     assert [layer.role for layer in part.layers] == ["outer", "inner"]
     assert any("a second, independent" in sentence for sentence in part.why)
+
+
+def test_the_why_names_the_requirement_that_decided_it(kb):
+    """Guest networks that pass only TCP 443 are why the consultants get a TLS VPN; the report must say so."""
+    (part,) = engine.recommend(kb, CASES["consultants-on-guest-wifi"].answers).parts
+    why = " ".join(part.why)
+    assert "Without your answer “Only TCP 443 passes" in why
+    assert "IPsec ESP, tunnel mode (IKEv2) would have come first" in why
+    assert why.startswith("SSL/TLS VPN tunnel (client) best meets what your answers weigh most")
+
+
+def test_a_public_service_explains_that_only_tls_remains(kb):
+    public, _ = engine.recommend(kb, CASES["online-shop"].answers).parts
+    assert "Members of the public use the browsers and apps they already have" in " ".join(public.why)
+    assert public.why[-1] == "TLS 1.3 / 1.2 is the only protocol left that meets every requirement."
