@@ -80,6 +80,20 @@ def test_pdf_states_the_recommendation_its_sources_and_the_users_title(report):
     assert "Page 1 of" in text
 
 
+def test_pdf_of_a_design_in_parts_gives_each_part_its_why_guidance_and_limits():
+    kb = knowledge.current()
+    answers = {**kb.profile("sites-and-customer-portal").answers, "path": ("unknown",)}
+    report = reports.issue(kb, answers)
+    text = text_of(PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK))))
+    assert "IPsec ESP, tunnel mode (IKEv2) + TLS 1.3 / 1.2" in text
+    assert "Part 1: Link between sites" in text and "Part 2: Public service" in text
+    assert "Assumptions made for open questions" in text and "Network path" in text
+    assert "RFC 4301 section 4.1" in text, "guidance cites its section"
+    assert "Redirect to HTTPS and send HSTS" in text
+    assert "Known limits of IPsec ESP, tunnel mode (IKEv2)" in text, "folded on the page, whole on paper"
+    assert "Traffic is protected only between the gateways" in text
+
+
 def test_pdf_metadata_names_title_author_language_and_date(report):
     reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
     assert reader.metadata.title == "Head office to Leeds branch link"
