@@ -177,7 +177,10 @@ class CitedOut(ReferenceOut):
 
 class GuidanceItemOut(Schema):
     slug: str
-    kind: str = Field(description="'configuration', 'checklist' or 'pitfall'.")
+    kind: str = Field(
+        description="'configuration', 'checklist', 'pitfall', or for post-quantum readiness 'quantum' "
+        "(a mechanism) and 'urgency'."
+    )
     title: str
     text: str
     sources: list[CitedOut]
@@ -203,6 +206,13 @@ class LayerOut(Schema):
     mode: str = Field(description="How the protocol is run for these answers.")
 
 
+class PostQuantumOut(Schema):
+    mechanisms: list[GuidanceItemOut] = Field(
+        description="How each of the part's protocols resists harvest-now-decrypt-later, with versions."
+    )
+    urgency: GuidanceItemOut | None = Field(description="How soon it matters for these answers.")
+
+
 class PartOut(Schema):
     flow: FlowRef | None = Field(description="The flow this part protects; null when the answers name none.")
     name: str
@@ -225,6 +235,7 @@ class PartOut(Schema):
     sensitivity: list[WeightFlipOut]
     protocols: list[ProtocolFactsOut]
     guidance: list[GuidanceItemOut] = Field(description="Guidance chosen by the answers for this part.")
+    post_quantum: PostQuantumOut
 
 
 class RecommendationOut(Schema):

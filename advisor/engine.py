@@ -35,7 +35,9 @@ SINGLE = "single"
 WEIGHT, EXCLUDE, REQUIRE, LAYERS = "weight", "exclude", "require", "layers"
 NETWORK_LAYER, TUNNEL_LAYER, APPLICATION_LAYER = "network", "tunnel", "application"
 TLS_FAMILY = "tls"
-MODE = "mode"
+MODE, QUANTUM, URGENCY = "mode", "quantum", "urgency"
+OWN_SECTION = frozenset({MODE, QUANTUM, URGENCY})
+"""Guidance kinds the report places on their own, not in the checklist."""
 CLOSE_CALL = 3.0
 """Points within which a lead is a close call: one rating or weight edit could reverse it."""
 MAX_LEVERS = 5
@@ -309,6 +311,9 @@ class KnowledgeBase:
     def flow(self, slug: str | None) -> Flow | None:
         return self._flows.get(slug) if slug else None
 
+    def guidance_item(self, slug: str) -> Guidance:
+        return next(item for item in self.guidance if item.slug == slug)
+
     def profile(self, slug: str) -> Profile | None:
         return next((profile for profile in self.profiles if profile.slug == slug), None)
 
@@ -493,6 +498,10 @@ class Part:
     sensitivity: tuple[WeightFlip, ...]
     guidance: tuple[str, ...]
     """Slugs of the guidance items that apply to this part and not to the whole design."""
+    quantum: tuple[str, ...] = ()
+    """The post-quantum mechanism item of each of the part's protocols, in layer order."""
+    urgency: str | None = None
+    """The post-quantum urgency item these answers call for."""
     why: tuple[str, ...] = ()
 
     @property
@@ -762,7 +771,7 @@ def _score_part(kb: KnowledgeBase, counted: Answers, flow: str | None) -> Part:
     guidance = tuple(
         item.slug
         for item in kb.guidance
-        if item.kind != MODE
+        if item.kind not in OWN_SECTION
         and not item.design_wide
         and (not item.protocols or not item.protocols.isdisjoint(part_protocols))
         and (not item.flows or flow in item.flows)
@@ -781,20 +790,36 @@ def _score_part(kb: KnowledgeBase, counted: Answers, flow: str | None) -> Part:
         layered_by=tuple(layered_by),
         sensitivity=_weight_flips(kb, ranking, weights, raw, outer) if not layered_by else (),
         guidance=guidance,
+        quantum=tuple(
+            dict.fromkeys(
+                slug
+                for layer in layers
+                if (slug := _first_item(kb, QUANTUM, chosen, flow, layer.protocol)) is not None
+            )
+        ),
+        urgency=_first_item(kb, URGENCY, chosen, flow) if layers else None,
     )
+
+
+def _first_item(
+    kb: KnowledgeBase, kind: str, chosen: frozenset[Pair], flow: str | None, protocol: str | None = None
+) -> str | None:
+    """The first guidance item of `kind`, in order, that holds here: for `protocol` when one is given."""
+    for item in kb.guidance:
+        if (
+            item.kind == kind
+            and (protocol is None or protocol in item.protocols)
+            and (not item.flows or flow in item.flows)
+            and item.holds(chosen)
+        ):
+            return item.slug
+    return None
 
 
 def _mode(kb: KnowledgeBase, protocol: str, flow: str | None, chosen: frozenset[Pair]) -> str:
     """How the protocol is run for these answers: a matching “mode” item, else the protocol's own mode."""
-    for item in kb.guidance:
-        if (
-            item.kind == MODE
-            and protocol in item.protocols
-            and (not item.flows or flow in item.flows)
-            and item.holds(chosen)
-        ):
-            return item.text
-    return kb.protocol(protocol).mode
+    slug = _first_item(kb, MODE, chosen, flow, protocol)
+    return kb.guidance_item(slug).text if slug else kb.protocol(protocol).mode
 
 
 def recommend(kb: KnowledgeBase, answers: Answers) -> Recommendation:
@@ -828,7 +853,10 @@ def recommend(kb: KnowledgeBase, answers: Answers) -> Recommendation:
         guidance=tuple(
             item.slug
             for item in kb.guidance
-            if item.kind != MODE and item.design_wide and item.holds(chosen) and any(p.layers for p in parts)
+            if item.kind not in OWN_SECTION
+            and item.design_wide
+            and item.holds(chosen)
+            and any(p.layers for p in parts)
         ),
     )
 
@@ -1351,6 +1379,10 @@ def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
             ],
             "protocols": [protocol_facts(slug) for slug in part.protocols],
             "guidance": [guidance_item(slug) for slug in part.guidance],
+            "post_quantum": {
+                "mechanisms": [guidance_item(slug) for slug in part.quantum],
+                "urgency": guidance_item(part.urgency) if part.urgency else None,
+            },
         }
 
     several = len(result.parts) > 1
@@ -1765,11 +1797,11 @@ def _guidance_targets(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
                 "It cites no source. Add the reference and section it rests on.",
                 ("guidance", item.slug),
             )
-        if item.kind == MODE and not item.protocols:
+        if item.kind in (MODE, QUANTUM) and not item.protocols:
             yield IntegrityProblem(
                 "mode-without-protocol",
                 subject,
-                "A mode says how one protocol is run, so it must name that protocol. Choose its protocols.",
+                "A mode or post-quantum mechanism describes a protocol, so it must name it. Choose its protocols.",
                 ("guidance", item.slug),
             )
 
@@ -1888,7 +1920,7 @@ def repaired(kb: KnowledgeBase) -> KnowledgeBase:
             and (item.when_all | item.when_any | item.unless_any) <= answers
             and item.sources
             and all(source.reference in kb.references for source in item.sources)
-            and (item.kind != MODE or item.protocols)
+            and (item.kind not in (MODE, QUANTUM) or item.protocols)
         ),
     )
     profiles = tuple(

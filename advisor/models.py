@@ -536,6 +536,8 @@ class Guidance(models.Model):
         CONFIGURATION = "configuration", "Configuration: versions, algorithms, ports"
         CHECKLIST = "checklist", "Checklist: a step to take"
         PITFALL = "pitfall", "Pitfall: a known way to get it wrong"
+        QUANTUM = "quantum", "Post-quantum mechanism: how the protocol resists harvest now, decrypt later"
+        URGENCY = "urgency", "Post-quantum urgency: how soon it matters for these answers"
 
     slug = models.SlugField(max_length=80, unique=True)
     kind = models.CharField(max_length=20, choices=Kind, default=Kind.CHECKLIST)

@@ -189,3 +189,10 @@ def test_every_warning_rule_can_fire_and_cites_or_explains():
 
 def test_the_shipped_knowledge_base_has_no_integrity_problems():
     assert engine.integrity_problems(knowledge.build()) == ()
+
+
+def test_every_protocol_has_a_post_quantum_verdict_and_every_secrecy_answer_an_urgency():
+    for protocol in Protocol.objects.all():
+        assert Guidance.objects.filter(kind=Guidance.Kind.QUANTUM, protocols=protocol).exists(), protocol
+    for option in Option.objects.filter(question__slug="data-lifetime"):
+        assert Guidance.objects.filter(kind=Guidance.Kind.URGENCY, when_any=option).exists(), option

@@ -414,3 +414,20 @@ def test_open_questions_list_their_assumptions():
 def test_the_same_answers_give_the_same_result():
     answers = {"need": ("far",), "follow-up": ("yes",), "limits": ("cheap",)}
     assert engine.recommend(KB, answers) == engine.recommend(KB, dict(reversed(list(answers.items()))))
+
+
+def test_each_part_gets_its_post_quantum_mechanism_and_the_urgency_its_answers_call_for():
+    items = (
+        engine.Guidance("pq-alpha", engine.QUANTUM, "Alpha PQ", "hybrid", protocols=frozenset({"alpha"})),
+        engine.Guidance("pq-beta", engine.QUANTUM, "Beta PQ", "none", protocols=frozenset({"beta"})),
+        engine.Guidance(
+            "urgent", engine.URGENCY, "urgent", "now", order=1, when_any=frozenset({("need", "far")})
+        ),
+        engine.Guidance("later", engine.URGENCY, "later", "someday", order=2),
+    )
+    kb = dataclasses.replace(KB, guidance=items)
+    fast = engine.recommend(kb, {"need": ("fast",)}).parts[0]
+    assert (fast.quantum, fast.urgency) == (("pq-alpha",), "later")
+    far = engine.recommend(kb, {"need": ("far",)}).parts[0]
+    assert (far.primary, far.quantum, far.urgency) == ("beta", ("pq-beta",), "urgent")
+    assert engine.recommend(kb, {"need": ("fast",)}).guidance == (), "verdicts are not checklist items"

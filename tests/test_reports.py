@@ -67,6 +67,19 @@ def test_report_of_a_compound_case_has_a_part_per_flow_with_its_own_guidance(cli
     assert report.primary_name == "IPsec ESP, tunnel mode (IKEv2) + TLS 1.3 / 1.2"
 
 
+def test_each_part_states_its_post_quantum_readiness(client):
+    report = issue("high-assurance-two-layers")
+    (part,) = report.result["parts"]
+    assert part["post_quantum"]["urgency"]["slug"] == "pq-urgency-cnsa"
+    assert [item["slug"] for item in part["post_quantum"]["mechanisms"]] == [
+        "pq-ikev2-additional-key-exchange",
+        "pq-tls-hybrid-key-exchange",
+    ]
+    body = page(client, report)
+    assert "Post-quantum readiness: required on a deadline (CNSA 2.0)." in body
+    assert "RFC 9370" in body and "RFC 10024" in body
+
+
 def test_open_questions_appear_as_assumptions_in_the_report(client):
     answers = {**knowledge.current().profile("site-to-site").answers, "path": ("unknown",)}
     report = reports.issue(knowledge.current(), answers)
