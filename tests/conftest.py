@@ -68,7 +68,17 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A fresh page; the test fails if the page logged an error or broke the Content Security Policy."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', event => console.error("
+        "'CSP violation: ' + event.violatedDirective + ' on ' + (event.target?.outerHTML || '').slice(0, 120)))"
+    )
     page = context.new_page()
+    problems: list[str] = []
+    page.problems = problems  # a test that causes a violation on purpose clears it here
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
     yield page
     context.close()
+    assert problems == [], problems

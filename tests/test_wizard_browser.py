@@ -193,3 +193,27 @@ def test_from_review_to_report_and_pdf_download(page, live_server, reload_kb, tm
     download.save_as(saved)
     text = " ".join(page.extract_text() for page in PdfReader(saved).pages)
     assert "Voice between Leeds and York" in " ".join(text.split())
+
+
+def test_a_style_another_tool_put_on_the_page_is_not_carried_into_the_next_step(page, live_server, reload_kb):
+    """htmx copies settled attributes onto the new step; a copied style attribute would break the CSP.
+
+    The page fixture fails the test on any CSP violation logged by the browser.
+    """
+    kb = knowledge.current()
+    start(page, live_server)
+    answer(page, kb.question("scope"), ("site-link",))
+    answer(page, kb.question("endpoints"), ("gateways",))
+    # As an extension or test tool would: through DevTools, which the page's CSP does not govern.
+    devtools = page.context.new_cdp_session(page)
+    root = devtools.send("DOM.getDocument")["root"]["nodeId"]
+    node = devtools.send("DOM.querySelector", {"nodeId": root, "selector": "#answer-unknown"})["nodeId"]
+    devtools.send("DOM.setAttributeValue", {"nodeId": node, "name": "style", "value": ""})
+    page.wait_for_function("() => document.querySelector('#answer-unknown').hasAttribute('style')")
+    page.wait_for_timeout(200)
+    assert any("style-src-attr" in problem for problem in page.problems), "the planted style is refused"
+    page.problems.clear()
+    answer(page, kb.question("far-end"), ("own",))
+    assert page.locator("#answer-unknown").get_attribute("style") is None
+    page.wait_for_timeout(200)
+    assert page.problems == [], "the swap must not carry the style into the new step"
