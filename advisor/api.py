@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from uuid import UUID
 
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict, Field
 
-from advisor import engine, knowledge
+from advisor import decision, engine, knowledge
+from advisor.models import Report
 
 api = NinjaAPI(
     title="Protocol Advisor API",
@@ -342,3 +345,16 @@ def recommendation_json(kb: engine.KnowledgeBase, answers: engine.Answers) -> by
         body = json.dumps(engine.as_dict(kb, engine.recommend(kb, answers)), ensure_ascii=False).encode()
         cache.set(key, body, timeout=24 * 3600)
     return body
+
+
+@api.get(
+    "/reports/{report_id}/decision-record",
+    response={200: decision.DecisionRecord, 404: ErrorOut},
+    summary="The decision record of a stored report, built from its snapshot",
+)
+def decision_record(request: HttpRequest, report_id: UUID):
+    issued = Report.objects.filter(id=report_id).first()
+    if issued is None or "parts" not in issued.result:
+        return Status(404, {"detail": "No report with a decision record has this id.", "errors": {}})
+    permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
+    return decision.record(issued, permalink)

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation
 
-from advisor import engine, knowledge, pdf, reports, tasks
+from advisor import decision, engine, knowledge, pdf, reports, tasks
 from advisor.forms import FeedbackForm, ReportCoverForm, StepForm
 from advisor.models import Assessment, Feedback, Report, ReportPDF, UseCaseProfile
 
@@ -393,6 +393,25 @@ def report_pdf(request: HttpRequest, report_id: UUID) -> HttpResponse:
         pdf_retry=True,
         pdf_paper=paper,
     )
+
+
+@require_safe
+def decision_record(request: HttpRequest, report_id: UUID, extension: str) -> HttpResponse:
+    """The report's decision record, as Markdown for people or JSON for tools, built from its snapshot."""
+    issued = get_object_or_404(Report, id=report_id)
+    if extension not in ("md", "json"):
+        raise Http404("A decision record comes as .md or .json.")
+    if "parts" not in issued.result:
+        raise Http404("Reports issued before designs had parts have no decision record; re-evaluate it.")
+    permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
+    record = decision.record(issued, permalink)
+    if extension == "json":
+        body, content_type = decision.as_json(record), "application/json"
+    else:
+        body, content_type = decision.as_markdown(record), "text/markdown; charset=utf-8"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{decision.filename(issued, extension)}"'
+    return response
 
 
 @require_POST
