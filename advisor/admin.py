@@ -452,14 +452,14 @@ class GuidanceSourceInline(PlainForeignKeysInline):
 
 @admin.register(Guidance)
 class GuidanceAdmin(VersionedAdmin):
-    list_display = ["title", "kind", "protocol_names", "flow_names", "conditions", "order"]
+    list_display = ["title", "kind", "key", "protocol_names", "flow_names", "conditions", "order"]
     list_filter = ["kind", "protocols", "flows"]
-    search_fields = ["title", "text", "slug"]
+    search_fields = ["title", "text", "slug", "key"]
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["protocols", "flows", "when_all", "when_any", "unless_any"]
     inlines = [GuidanceSourceInline]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "kind", "text", "order"]}),
+        (None, {"fields": ["title", "slug", "kind", "key", "text", "order"]}),
         (
             "Shown when",
             {

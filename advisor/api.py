@@ -19,7 +19,7 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict, Field
 
-from advisor import decision, engine, knowledge
+from advisor import bundle, decision, engine, knowledge, tasks
 from advisor.models import Report
 
 api = NinjaAPI(
@@ -216,6 +216,11 @@ class PostQuantumOut(Schema):
     urgency: GuidanceItemOut | None = Field(description="How soon it matters for these answers.")
 
 
+class SettingOut(Schema):
+    values: list[str] = Field(description="One value per line, in the configured program's own syntax.")
+    sources: list[CitedOut]
+
+
 class PartOut(Schema):
     flow: FlowRef | None = Field(description="The flow this part protects; null when the answers name none.")
     name: str
@@ -239,6 +244,9 @@ class PartOut(Schema):
     protocols: list[ProtocolFactsOut]
     guidance: list[GuidanceItemOut] = Field(description="Guidance chosen by the answers for this part.")
     post_quantum: PostQuantumOut
+    settings: dict[str, dict[str, SettingOut]] = Field(
+        description="Per protocol, the configuration values these answers select (proposals, suites, ports)."
+    )
 
 
 class RecommendationOut(Schema):
@@ -358,3 +366,29 @@ def decision_record(request: HttpRequest, report_id: UUID):
         return Status(404, {"detail": "No report with a decision record has this id.", "errors": {}})
     permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
     return decision.record(issued, permalink)
+
+
+@api.get(
+    "/reports/{report_id}/bundle",
+    response={404: ErrorOut},
+    summary="The deployment bundle of a stored report: PDF, decision record and configurations (zip)",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "A zip archive, built from the report's snapshot.",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def report_bundle(request: HttpRequest, report_id: UUID):
+    issued = Report.objects.filter(id=report_id).first()
+    if issued is None or not bundle.has_bundle(issued):
+        return Status(404, {"detail": "No report with a bundle has this id.", "errors": {}})
+    permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
+    response = HttpResponse(
+        bundle.archive(issued, permalink, tasks.pdf_bytes(issued, permalink)),
+        content_type="application/zip",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{bundle.filename(issued)}"'
+    return response

@@ -199,6 +199,11 @@ def _sources(result: dict) -> list[Source]:
     ]
 
 
+def schema_json() -> str:
+    """The JSON Schema of decision.json, shipped beside it so tools can validate it offline."""
+    return json.dumps(DecisionRecord.model_json_schema(), indent=2) + "\n"
+
+
 def as_json(decision: DecisionRecord) -> str:
     return decision.model_dump_json(indent=2) + "\n"
 

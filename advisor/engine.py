@@ -35,8 +35,8 @@ SINGLE = "single"
 WEIGHT, EXCLUDE, REQUIRE, LAYERS = "weight", "exclude", "require", "layers"
 NETWORK_LAYER, TUNNEL_LAYER, APPLICATION_LAYER = "network", "tunnel", "application"
 TLS_FAMILY = "tls"
-MODE, QUANTUM, URGENCY = "mode", "quantum", "urgency"
-OWN_SECTION = frozenset({MODE, QUANTUM, URGENCY})
+MODE, QUANTUM, URGENCY, SETTING = "mode", "quantum", "urgency", "setting"
+OWN_SECTION = frozenset({MODE, QUANTUM, URGENCY, SETTING})
 """Guidance kinds the report places on their own, not in the checklist."""
 CLOSE_CALL = 3.0
 """Points within which a lead is a close call: one rating or weight edit could reverse it."""
@@ -200,6 +200,8 @@ class Guidance:
     when_any: frozenset[Pair] = frozenset()
     unless_any: frozenset[Pair] = frozenset()
     sources: tuple[Source, ...] = ()
+    key: str = ""
+    """For a setting: the name configuration templates know it by."""
 
     def holds(self, chosen: frozenset[Pair]) -> bool:
         """Whether the answers meet the item's answer conditions (protocols and flows aside)."""
@@ -502,6 +504,8 @@ class Part:
     """The post-quantum mechanism item of each of the part's protocols, in layer order."""
     urgency: str | None = None
     """The post-quantum urgency item these answers call for."""
+    settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per protocol of the part, each setting key and the slug of the setting item these answers select."""
     why: tuple[str, ...] = ()
 
     @property
@@ -798,6 +802,9 @@ def _score_part(kb: KnowledgeBase, counted: Answers, flow: str | None) -> Part:
             )
         ),
         urgency=_first_item(kb, URGENCY, chosen, flow) if layers else None,
+        settings=MappingProxyType(
+            {layer.protocol: _settings(kb, layer.protocol, chosen, flow) for layer in layers}
+        ),
     )
 
 
@@ -814,6 +821,23 @@ def _first_item(
         ):
             return item.slug
     return None
+
+
+def _settings(
+    kb: KnowledgeBase, protocol: str, chosen: frozenset[Pair], flow: str | None
+) -> Mapping[str, str]:
+    """For each setting key of `protocol`, the first setting item (in order) that holds for these answers."""
+    found: dict[str, str] = {}
+    for item in kb.guidance:
+        if (
+            item.kind == SETTING
+            and item.key not in found
+            and protocol in item.protocols
+            and (not item.flows or flow in item.flows)
+            and item.holds(chosen)
+        ):
+            found[item.key] = item.slug
+    return MappingProxyType(found)
 
 
 def _mode(kb: KnowledgeBase, protocol: str, flow: str | None, chosen: frozenset[Pair]) -> str:
@@ -1383,6 +1407,16 @@ def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
                 "mechanisms": [guidance_item(slug) for slug in part.quantum],
                 "urgency": guidance_item(part.urgency) if part.urgency else None,
             },
+            "settings": {
+                protocol: {
+                    key: {
+                        "values": [line.strip() for line in guidance[slug].text.splitlines() if line.strip()],
+                        "sources": guidance_item(slug)["sources"],
+                    }
+                    for key, slug in keys.items()
+                }
+                for protocol, keys in part.settings.items()
+            },
         }
 
     several = len(result.parts) > 1
@@ -1797,7 +1831,14 @@ def _guidance_targets(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
                 "It cites no source. Add the reference and section it rests on.",
                 ("guidance", item.slug),
             )
-        if item.kind in (MODE, QUANTUM) and not item.protocols:
+        if item.kind == SETTING and not item.key:
+            yield IntegrityProblem(
+                "setting-without-key",
+                subject,
+                "A setting needs the key the configuration templates know it by. Give it one.",
+                ("guidance", item.slug),
+            )
+        if item.kind in (MODE, QUANTUM, SETTING) and not item.protocols:
             yield IntegrityProblem(
                 "mode-without-protocol",
                 subject,
@@ -1920,7 +1961,8 @@ def repaired(kb: KnowledgeBase) -> KnowledgeBase:
             and (item.when_all | item.when_any | item.unless_any) <= answers
             and item.sources
             and all(source.reference in kb.references for source in item.sources)
-            and (item.kind not in (MODE, QUANTUM) or item.protocols)
+            and (item.kind not in (MODE, QUANTUM, SETTING) or item.protocols)
+            and (item.kind != SETTING or item.key)
         ),
     )
     profiles = tuple(

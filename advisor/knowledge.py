@@ -240,6 +240,7 @@ def build() -> engine.KnowledgeBase:
             when_any=_pairs(item.when_any.all()),
             unless_any=_pairs(item.unless_any.all()),
             sources=tuple(engine.Source(s.reference.slug, s.section) for s in item.sources.all()),
+            key=item.key,
         )
         for item in models.Guidance.objects.prefetch_related(
             "protocols",

@@ -538,11 +538,21 @@ class Guidance(models.Model):
         PITFALL = "pitfall", "Pitfall: a known way to get it wrong"
         QUANTUM = "quantum", "Post-quantum mechanism: how the protocol resists harvest now, decrypt later"
         URGENCY = "urgency", "Post-quantum urgency: how soon it matters for these answers"
+        SETTING = "setting", "Setting: values a configuration file uses (proposals, suites, ports, versions)"
 
     slug = models.SlugField(max_length=80, unique=True)
     kind = models.CharField(max_length=20, choices=Kind, default=Kind.CHECKLIST)
+    key = models.SlugField(
+        max_length=60,
+        blank=True,
+        help_text="For a setting: the name the configuration templates use, e.g. “strongswan_esp”. "
+        "For one protocol and key, the first setting in order whose conditions hold is used.",
+    )
     title = models.CharField(max_length=120)
-    text = models.TextField(help_text="What to do, in one to three sentences an engineer can act on.")
+    text = models.TextField(
+        help_text="What to do, in one to three sentences an engineer can act on; for a setting, its values, "
+        "one per line, in the configured program's own syntax."
+    )
     order = models.PositiveSmallIntegerField(default=0)
     protocols = models.ManyToManyField(
         Protocol, blank=True, related_name="guidance", help_text="Shown for these protocols; none means any."

@@ -60,3 +60,12 @@ def ensure_pdf(report: Report, paper: str, permalink: str) -> ReportPDF:
         render_report_pdf.enqueue(str(report.id), paper, permalink)
         row.refresh_from_db()
     return row
+
+
+def pdf_bytes(report: Report, permalink: str, paper: str = ReportPDF.Paper.A4) -> bytes:
+    """The stored PDF when it is ready; otherwise rendered now, so a bundle never waits for a task."""
+    stored = ensure_pdf(report, paper, permalink)
+    if stored.status == ReportPDF.Status.READY:
+        with stored.file.open("rb") as handle:
+            return handle.read()
+    return pdf.render(report, paper, permalink=permalink)

@@ -14,6 +14,7 @@ site_patterns = [
     path("reports/<uuid:report_id>/feedback/", views.feedback, name="feedback"),
     path("reports/<uuid:report_id>/pdf/", views.report_pdf, name="report_pdf"),
     path("reports/<uuid:report_id>/pdf/retry/", views.report_pdf_retry, name="report_pdf_retry"),
+    path("reports/<uuid:report_id>/bundle.zip", views.report_bundle, name="report_bundle"),
     path(
         "reports/<uuid:report_id>/decision-record.<str:extension>",
         views.decision_record,

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation
 
-from advisor import decision, engine, knowledge, pdf, reports, tasks
+from advisor import bundle, decision, engine, knowledge, pdf, reports, tasks
 from advisor.forms import FeedbackForm, ReportCoverForm, StepForm
 from advisor.models import Assessment, Feedback, Report, ReportPDF, UseCaseProfile
 
@@ -411,6 +411,20 @@ def decision_record(request: HttpRequest, report_id: UUID, extension: str) -> Ht
         body, content_type = decision.as_markdown(record), "text/markdown; charset=utf-8"
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{decision.filename(issued, extension)}"'
+    return response
+
+
+@require_safe
+def report_bundle(request: HttpRequest, report_id: UUID) -> HttpResponse:
+    """The deployment bundle: PDF, decision record and configuration starting points, from the snapshot."""
+    issued = get_object_or_404(Report, id=report_id)
+    if not bundle.has_bundle(issued):
+        raise Http404("Reports issued before designs had parts have no bundle; re-evaluate it.")
+    permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
+    response = HttpResponse(
+        bundle.archive(issued, permalink, tasks.pdf_bytes(issued, permalink)), content_type="application/zip"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{bundle.filename(issued)}"'
     return response
 
 

@@ -103,7 +103,10 @@ def test_every_guidance_item_cites_a_source_with_its_section():
         sources = list(item.sources.all())
         assert sources, f"{item} cites nothing"
         assert any(source.section.strip() for source in sources), f"{item} cites no section"
-        assert len(item.text) >= 40, item
+        if item.kind == Guidance.Kind.SETTING:
+            assert item.key and item.text.strip(), item
+        else:
+            assert len(item.text) >= 40, item
 
 
 def test_every_question_has_two_options_and_every_known_option_does_something():
@@ -196,3 +199,22 @@ def test_every_protocol_has_a_post_quantum_verdict_and_every_secrecy_answer_an_u
         assert Guidance.objects.filter(kind=Guidance.Kind.QUANTUM, protocols=protocol).exists(), protocol
     for option in Option.objects.filter(question__slug="data-lifetime"):
         assert Guidance.objects.filter(kind=Guidance.Kind.URGENCY, when_any=option).exists(), option
+
+
+def test_every_setting_has_a_default_for_its_protocols():
+    """For each protocol and key some setting must always apply: the last one in order has no conditions."""
+    settings = Guidance.objects.filter(kind=Guidance.Kind.SETTING).prefetch_related(
+        "protocols", "when_all", "when_any", "unless_any", "flows"
+    )
+    pairs = {(protocol.slug, item.key) for item in settings for protocol in item.protocols.all()}
+    for protocol, key in pairs:
+        candidates = [
+            item
+            for item in settings
+            if item.key == key and protocol in {p.slug for p in item.protocols.all()}
+        ]
+        last = max(candidates, key=lambda item: item.order)
+        assert not (last.when_all.exists() or last.when_any.exists() or last.unless_any.exists()), (
+            protocol,
+            key,
+        )

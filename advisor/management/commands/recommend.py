@@ -6,8 +6,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from advisor import engine, knowledge, pdf, reports
+from advisor import bundle, engine, knowledge, pdf, reports
 from advisor.models import ReportPDF
+
+NOT_STORED = "(not stored)"
+"""The permalink of a report the command line issues without saving it."""
 
 
 class Command(BaseCommand):
@@ -29,6 +32,13 @@ class Command(BaseCommand):
             help="Also write the report as PDF, as the site issues it.",
         )
         parser.add_argument("--paper", choices=ReportPDF.Paper.values, default=ReportPDF.Paper.A4)
+        parser.add_argument(
+            "--bundle",
+            dest="bundle_path",
+            type=Path,
+            metavar="OUT.zip",
+            help="Also write the deployment bundle: PDF, decision record and configuration starting points.",
+        )
 
     def handle(
         self,
@@ -38,6 +48,7 @@ class Command(BaseCommand):
         format: str,
         pdf_path: Path | None,
         paper: str,
+        bundle_path: Path | None = None,
         **options,
     ) -> None:
         kb = knowledge.current()
@@ -52,20 +63,23 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False))
         else:
             self.stdout.write(summary(data))
-        if pdf_path:
-            self.write_pdf(kb, chosen, pdf_path, paper)
+        if pdf_path or bundle_path:
+            report = reports.issue(kb, chosen, save=False)
+            # Unsaved, so auto_now_add has not stamped it: the cover and file date read today.
+            report.created_at = timezone.now()
+            content = pdf.render(report, paper, permalink=NOT_STORED)
+            if pdf_path:
+                self.write(pdf_path, content, f"{ReportPDF.Paper(paper).label}")
+            if bundle_path:
+                self.write(bundle_path, bundle.archive(report, NOT_STORED, content), "bundle")
 
-    def write_pdf(self, kb: engine.KnowledgeBase, chosen: engine.Answers, path: Path, paper: str) -> None:
+    def write(self, path: Path, content: bytes, what: str) -> None:
         """Stdout keeps the text or JSON clean for pipes; the confirmation goes to stderr."""
-        report = reports.issue(kb, chosen, save=False)
-        # Unsaved, so auto_now_add has not stamped it: the cover and file date read today.
-        report.created_at = timezone.now()
-        content = pdf.render(report, paper, permalink="(not stored)")
         try:
             path.write_bytes(content)
         except OSError as error:
             raise CommandError(f"Cannot write {path}: {error.strerror}.") from error
-        self.stderr.write(f"Wrote {path} ({len(content) // 1024} KiB, {ReportPDF.Paper(paper).label}).")
+        self.stderr.write(f"Wrote {path} ({len(content) // 1024} KiB, {what}).")
 
     @staticmethod
     def profile_answers(kb: engine.KnowledgeBase, slug: str) -> dict[str, tuple[str, ...]]:
