@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor import configs
+from advisor import bundle, configs, knowledge, reports
 
 STAMP = {
     "product": "Protocol Advisor",
@@ -779,8 +779,12 @@ TLS_SCENARIOS = ["TLS web", "TLS mail", "TLS 1.3 only, CNSA, web and mail"]
 
 @pytest.mark.parametrize("scenario", TLS_SCENARIOS)
 def test_nginx_accepts_the_server_block(rendered, scenario, certificate, tmp_path):
+    check_nginx(filled(rendered[scenario]["nginx/site.conf"], certificate), tmp_path)
+
+
+def check_nginx(site_conf: str, tmp_path: Path) -> None:
     nginx = need("nginx")
-    (tmp_path / "site.conf").write_text(filled(rendered[scenario]["nginx/site.conf"], certificate))
+    (tmp_path / "site.conf").write_text(site_conf)
     temp = "\n".join(
         f"    {kind}_temp_path {tmp_path}/{kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -825,9 +829,13 @@ def test_apache_accepts_the_virtual_host(rendered, scenario, certificate, tmp_pa
 
 @pytest.mark.parametrize("scenario", TLS_SCENARIOS)
 def test_haproxy_accepts_the_configuration(rendered, scenario, certificate, tmp_path):
+    check_haproxy(filled(rendered[scenario]["haproxy/haproxy.cfg"], certificate), tmp_path)
+
+
+def check_haproxy(text: str, tmp_path: Path) -> None:
     haproxy = need("haproxy")
     config = tmp_path / "haproxy.cfg"
-    config.write_text(filled(rendered[scenario]["haproxy/haproxy.cfg"], certificate))
+    config.write_text(text)
     result = run([haproxy, "-c", "-f", str(config)])
     assert "WARNING" not in result.stdout + result.stderr, result.stdout + result.stderr
 
@@ -858,3 +866,30 @@ def test_dovecot_accepts_the_ssl_settings(rendered, scenario, certificate, tmp_p
     tls = SCENARIOS[scenario]["settings"]["tls"]
     assert f"ssl_cipher_suites = {':'.join(tls['tls13_ciphersuites'])}" in result.stdout
     assert f"ssl_curve_list = {':'.join(tls['tls_groups'])}" in result.stdout
+
+
+SHIPPED_CASES = ["public-website", "email", "apis", "sites-and-customer-portal", "high-assurance-two-layers"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("slug", SHIPPED_CASES)
+def test_the_shipped_settings_pass_the_servers_own_checks(slug, certificate, tmp_path):
+    """Not test values: the knowledge base's own suites and groups, as a report selects them, go through
+    nginx and HAProxy, which apply them (with CNSA for the layered case), and swanctl files parse."""
+    kb = knowledge.current()
+    report = reports.issue(kb, kb.profile(slug).answers)
+    checked = 0
+    for number, (_, context) in enumerate(bundle.part_contexts(report, "https://advisor.example.org/r/")):
+        for path, text in configs.render_part(context).items():
+            folder = tmp_path / f"{number}-{path.replace('/', '-')}"
+            folder.mkdir()
+            if path.endswith("nginx/site.conf"):
+                check_nginx(filled(text, certificate), folder)
+            elif path.endswith("haproxy/haproxy.cfg"):
+                check_haproxy(filled(text, certificate), folder)
+            elif path.endswith("swanctl.conf"):
+                check_swanctl_keywords(parse_swanctl(text))
+            else:
+                continue
+            checked += 1
+    assert checked, slug
