@@ -799,11 +799,15 @@ def check_nginx(site_conf: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("scenario", TLS_SCENARIOS)
 def test_apache_accepts_the_virtual_host(rendered, scenario, certificate, tmp_path):
+    check_apache(filled(rendered[scenario]["apache/site.conf"], certificate), tmp_path)
+
+
+def check_apache(site_conf: str, tmp_path: Path) -> None:
     apache = need("apache2")
     modules = Path("/usr/lib/apache2/modules")
     if not (modules / "mod_ssl.so").exists():
         pytest.skip("mod_ssl is not installed")
-    (tmp_path / "site.conf").write_text(filled(rendered[scenario]["apache/site.conf"], certificate))
+    (tmp_path / "site.conf").write_text(site_conf)
     loads = "\n".join(
         f"LoadModule {name}_module {modules}/mod_{name}.so"
         for name in ("mpm_event", "authz_core", "alias", "headers", "socache_shmcb", "ssl")
@@ -842,30 +846,38 @@ def check_haproxy(text: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("scenario", ["TLS mail", "TLS 1.3 only, CNSA, web and mail"])
 def test_postfix_accepts_the_tls_lines_without_a_warning(rendered, scenario, certificate, tmp_path):
-    postconf = need("postconf")
-    main_cf = filled(rendered[scenario]["postfix/main.cf"], certificate)
-    (tmp_path / "main.cf").write_text(main_cf)
-    (tmp_path / "master.cf").write_text("smtp inet n - y - - smtpd\n")
-    result = run([postconf, "-c", str(tmp_path), "-n"])
-    assert result.stderr == "", result.stderr
-    settings = dict(line.split(" = ", 1) for line in result.stdout.splitlines())
+    settings = check_postfix(filled(rendered[scenario]["postfix/main.cf"], certificate), tmp_path)
     minimum = min(SCENARIOS[scenario]["settings"]["tls"]["tls_protocols"])
     assert settings["smtpd_tls_protocols"] == settings["smtpd_tls_mandatory_protocols"] == f">={minimum}"
     assert settings["tls_eecdh_auto_curves"] == " ".join(SCENARIOS[scenario]["settings"]["tls"]["tls_groups"])
 
 
+def check_postfix(main_cf: str, tmp_path: Path) -> dict[str, str]:
+    postconf = need("postconf")
+    (tmp_path / "main.cf").write_text(main_cf)
+    (tmp_path / "master.cf").write_text("smtp inet n - y - - smtpd\n")
+    result = run([postconf, "-c", str(tmp_path), "-n"])
+    assert result.stderr == "", result.stderr
+    return dict(line.split(" = ", 1) for line in result.stdout.splitlines())
+
+
 @pytest.mark.parametrize("scenario", ["TLS mail", "TLS 1.3 only, CNSA, web and mail"])
 def test_dovecot_accepts_the_ssl_settings(rendered, scenario, certificate, tmp_path):
+    result = check_dovecot(filled(rendered[scenario]["dovecot/10-ssl.conf"], certificate), tmp_path)
+    tls = SCENARIOS[scenario]["settings"]["tls"]
+    assert f"ssl_cipher_suites = {':'.join(tls['tls13_ciphersuites'])}" in result.stdout
+    assert f"ssl_curve_list = {':'.join(tls['tls_groups'])}" in result.stdout
+
+
+def check_dovecot(ssl_settings: str, tmp_path: Path) -> subprocess.CompletedProcess:
     doveconf = need("doveconf")
     ssl_conf = tmp_path / "10-ssl.conf"
-    ssl_conf.write_text(filled(rendered[scenario]["dovecot/10-ssl.conf"], certificate))
+    ssl_conf.write_text(ssl_settings)
     config = tmp_path / "dovecot.conf"
     config.write_text(f"protocols = imap\nbase_dir = {tmp_path}/run\n!include {ssl_conf}\n")
     result = run([doveconf, "-c", str(config), "-n"])
     assert "ssl = required" in result.stdout
-    tls = SCENARIOS[scenario]["settings"]["tls"]
-    assert f"ssl_cipher_suites = {':'.join(tls['tls13_ciphersuites'])}" in result.stdout
-    assert f"ssl_curve_list = {':'.join(tls['tls_groups'])}" in result.stdout
+    return result
 
 
 SHIPPED_CASES = ["public-website", "email", "apis", "sites-and-customer-portal", "high-assurance-two-layers"]
@@ -875,7 +887,8 @@ SHIPPED_CASES = ["public-website", "email", "apis", "sites-and-customer-portal",
 @pytest.mark.parametrize("slug", SHIPPED_CASES)
 def test_the_shipped_settings_pass_the_servers_own_checks(slug, certificate, tmp_path):
     """Not test values: the knowledge base's own suites and groups, as a report selects them, go through
-    nginx and HAProxy, which apply them (with CNSA for the layered case), and swanctl files parse."""
+    nginx, HAProxy, Apache httpd, Postfix and Dovecot (nginx and HAProxy apply them, the layered case
+    with CNSA), and swanctl files parse against strongSwan's keywords."""
     kb = knowledge.current()
     report = reports.issue(kb, kb.profile(slug).answers)
     checked = 0
@@ -887,6 +900,12 @@ def test_the_shipped_settings_pass_the_servers_own_checks(slug, certificate, tmp
                 check_nginx(filled(text, certificate), folder)
             elif path.endswith("haproxy/haproxy.cfg"):
                 check_haproxy(filled(text, certificate), folder)
+            elif path.endswith("apache/site.conf"):
+                check_apache(filled(text, certificate), folder)
+            elif path.endswith("postfix/main.cf"):
+                check_postfix(filled(text, certificate), folder)
+            elif path.endswith("dovecot/10-ssl.conf"):
+                check_dovecot(filled(text, certificate), folder)
             elif path.endswith("swanctl.conf"):
                 check_swanctl_keywords(parse_swanctl(text))
             else:
