@@ -340,6 +340,7 @@ def _derived(slug: str, flow: str | None, answers: frozenset[str], settings: dic
         "quantum_psk": bool(answers & {"data-lifetime:long", "compliance:cnsa"}),
         "web": flow == "public-service" or "traffic:web" in answers,
         "email": "traffic:email" in answers,
+        "http": _serves_http(answers),
         "ah": slug == "ipsec-ah",
         "mode": "transport" if transport else "tunnel",
         "conn": flow or "link",
@@ -353,9 +354,18 @@ def _derived(slug: str, flow: str | None, answers: frozenset[str], settings: dic
     return derived
 
 
+def _serves_http(answers: frozenset[str]) -> bool:
+    """Whether a TLS part needs web-server files: any traffic but mail and MQTT telemetry, or none named."""
+    traffic = {answer for answer in answers if answer.startswith("traffic:")}
+    return not traffic or bool(traffic - {"traffic:email", "traffic:iot-telemetry"})
+
+
 def _chosen_files(slug: str, section: dict) -> tuple[File, ...]:
-    """The FILES entry, less what the answers rule out: AH never crosses NAT, and mail needs its own servers."""
+    """The FILES entry, less what the answers rule out: AH never crosses NAT, mail alone needs no web server,
+    and mail needs its own servers."""
     chosen = FILES.get((slug, LINK if section["link"] else REMOTE), ())
+    if slug == "tls" and not section["http"]:
+        chosen = ()
     if slug == "ipsec-ah" and section["nat"]:
         return ()
     if slug == "ipsec-esp-tunnel" and not section["link"] and section["windows"] is None:

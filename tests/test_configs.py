@@ -166,6 +166,7 @@ SCENARIOS = {
     ),
     "TLS web": part("public-service", "tls", answers=("traffic:web",), tls=TLS),
     "TLS mail": part("app-service", "tls", answers=("traffic:email",), tls=TLS),
+    "TLS API": part("app-service", "tls", answers=("traffic:apis",), tls=TLS),
     "TLS 1.3 only, CNSA, web and mail": part(
         "public-service", "tls", answers=("traffic:web", "traffic:email", "compliance:cnsa"), tls=TLS_13_CNSA
     ),
@@ -284,16 +285,8 @@ def test_an_integrity_only_esp_proposal_holds_no_encryption_algorithm(rendered, 
             {"wireguard/wg0-gateway.conf", "wireguard/wg0-client.conf"},
         ),
         ("TLS web", {"nginx/site.conf", "apache/site.conf", "haproxy/haproxy.cfg"}),
-        (
-            "TLS mail",
-            {
-                "nginx/site.conf",
-                "apache/site.conf",
-                "haproxy/haproxy.cfg",
-                "postfix/main.cf",
-                "dovecot/10-ssl.conf",
-            },
-        ),
+        ("TLS mail", {"postfix/main.cf", "dovecot/10-ssl.conf"}),
+        ("TLS API", {"nginx/site.conf", "apache/site.conf", "haproxy/haproxy.cfg"}),
         ("TLS VPN portal", set()),
         (
             "IPsec outer layer, TLS inner layer",
@@ -357,7 +350,7 @@ def test_the_tls_vpn_readme_lists_the_settings_for_the_product(rendered):
 def test_hsts_only_for_the_web(rendered):
     for path in ("nginx/site.conf", "apache/site.conf", "haproxy/haproxy.cfg"):
         assert "Strict-Transport-Security" in rendered["TLS web"][path], path
-        assert "Strict-Transport-Security" not in rendered["TLS mail"][path], path
+        assert "Strict-Transport-Security" not in rendered["TLS API"][path], path
 
 
 def test_the_readme_lists_firewall_openings_and_versions_from_the_settings(rendered):
@@ -774,7 +767,7 @@ def filled(text: str, values: dict[str, str]) -> str:
     return text
 
 
-TLS_SCENARIOS = ["TLS web", "TLS mail", "TLS 1.3 only, CNSA, web and mail"]
+TLS_SCENARIOS = ["TLS web", "TLS API", "TLS 1.3 only, CNSA, web and mail"]
 
 
 @pytest.mark.parametrize("scenario", TLS_SCENARIOS)
