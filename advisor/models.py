@@ -14,11 +14,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 PDF_RENDER_TIMEOUT = timedelta(minutes=10)
+VERSION_ATTEMPTS = 10
+"""How often a knowledge-base version is tried with the next free number before the save fails."""
 RATING_MIN = 0
 RATING_MAX = 5
 EFFECT_WEIGHT_MIN = 1
@@ -668,16 +670,23 @@ class KnowledgeBaseVersion(models.Model):
         object_repr: str = "",
         message: str = "",
     ) -> KnowledgeBaseVersion:
-        """Create the next version; the unique number makes concurrent writers fail loudly, never share."""
-        return cls.objects.create(
-            number=cls.current_number() + 1,
-            user=user if user is not None and user.is_authenticated else None,
-            username=user.get_username() if user is not None and user.is_authenticated else "",
-            action=action,
-            object_type=object_type[:100],
-            object_repr=object_repr[:200],
-            message=message,
-        )
+        """Create the next version. Two writers can read the same newest number; the unique number lets
+        only one of them have it, and the other takes the next one."""
+        for attempt in range(VERSION_ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    return cls.objects.create(
+                        number=cls.current_number() + 1,
+                        user=user if user is not None and user.is_authenticated else None,
+                        username=user.get_username() if user is not None and user.is_authenticated else "",
+                        action=action,
+                        object_type=object_type[:100],
+                        object_repr=object_repr[:200],
+                        message=message,
+                    )
+            except IntegrityError:
+                if attempt + 1 == VERSION_ATTEMPTS:
+                    raise
 
 
 class Assessment(models.Model):
