@@ -50,11 +50,15 @@ define debs
 	fi
 endef
 
-.PHONY: help install run test lint format clean
+PG_DEBS := postgresql
+PG_PORT ?= 54329
+
+.PHONY: help install run test test-postgres lint format clean
 
 help:
 	@echo "make run      set up, load the knowledge base and serve http://$(HOST):$(PORT) (SQLite)"
 	@echo "make test     set up and run the whole test suite"
+	@echo "make test-postgres  the same suite against a throwaway PostgreSQL cluster on 127.0.0.1"
 	@echo "make install  set up the virtual environment and packages only"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -91,6 +95,21 @@ test: install
 	@$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings >/dev/null || { \
 		echo "Model changes without a migration: run $(PY) manage.py makemigrations" >&2; exit 1; }
 	@$(VENV)/bin/pytest
+
+# A throwaway PostgreSQL cluster, owned by an unprivileged user (postgres when run as root), listening
+# on 127.0.0.1 only; stopped and deleted when the tests end, whatever their outcome.
+test-postgres: install
+	@$(call debs,$(TEST_DEBS) $(PG_DEBS))
+	@bin=$$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); \
+	data=$$(mktemp -d /tmp/advisor-postgres.XXXXXX); \
+	as_owner() { if [ "$$(id -u)" = 0 ]; then runuser -u postgres -- "$$@"; else "$$@"; fi; }; \
+	if [ "$$(id -u)" = 0 ]; then chown postgres "$$data"; fi; \
+	as_owner "$$bin/initdb" -D "$$data/db" -A trust -U advisor >/dev/null; \
+	as_owner "$$bin/pg_ctl" -D "$$data/db" -o "-k $$data -p $(PG_PORT) -h 127.0.0.1" -l "$$data/log" -w start >/dev/null; \
+	trap 'as_owner "$$bin/pg_ctl" -D "$$data/db" -m fast -w stop >/dev/null; rm -rf "$$data"' EXIT; \
+	as_owner "$$bin/createdb" -h 127.0.0.1 -p $(PG_PORT) -U advisor advisor; \
+	echo "PostgreSQL $$("$$bin/postgres" --version | awk '{print $$3}') on 127.0.0.1:$(PG_PORT)"; \
+	DATABASE_URL=postgres://advisor@127.0.0.1:$(PG_PORT)/advisor $(VENV)/bin/pytest
 
 lint: install
 	@$(VENV)/bin/ruff check .

@@ -93,7 +93,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg 3's connection pool, through Django; it replaces persistent connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {"pool": True, **DATABASES["default"].get("OPTIONS", {})}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Many users at once on the embedded database: a transaction takes the write lock when it starts
     # (a save that reads, then writes, would otherwise be refused the lock instead of waiting for it),
     # waits up to 20 s for it, and readers never block the writer (write-ahead log).
