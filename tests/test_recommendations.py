@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from io import StringIO
 
 import pytest
@@ -148,9 +149,12 @@ def _apply(answers: dict, change: engine.AnswerChange) -> dict:
     return changed
 
 
-def _plain_leader(kb: engine.KnowledgeBase, part: engine.Part, criterion: str, weight: float) -> str:
-    """Re-score a part by hand, with one criterion's weight replaced: no packing, no shortcuts."""
-    weights = {**part.weights, criterion: weight}
+def _plain_leader(kb: engine.KnowledgeBase, part: engine.Part, criterion: str, weight: Fraction) -> str:
+    """Re-score a part by hand, with one criterion's weight replaced: no packing, no shortcuts.
+
+    Exact fractions, not floats: two protocols that tie keep tying, as they do in the engine's integers.
+    """
+    weights = {**{slug: Fraction(value) for slug, value in part.weights.items()}, criterion: weight}
     standing = [score.protocol for score in part.ranking]
     order = [p.slug for p in kb.protocols]
     totals = {p: sum(w * kb.rating(p, c) for c, w in weights.items()) for p in standing}
@@ -177,9 +181,10 @@ def test_packed_answer_changes_and_weight_flips_agree_with_plain_rescoring(kb, r
         for flip in part.sensitivity:
             assert flip.new_leader != part.primary and flip.flip_at >= 0
             rival_gains = kb.rating(flip.new_leader, flip.criterion) > kb.rating(part.primary, flip.criterion)
-            step = 0.001 if rival_gains else -0.001
-            assert _plain_leader(kb, part, flip.criterion, flip.flip_at - step) == part.primary
-            assert _plain_leader(kb, part, flip.criterion, flip.flip_at + step) != part.primary
+            step = Fraction(1, 1000) if rival_gains else Fraction(-1, 1000)
+            flip_at = Fraction(flip.flip_at).limit_denominator(10**6)
+            assert _plain_leader(kb, part, flip.criterion, flip_at - step) == part.primary
+            assert _plain_leader(kb, part, flip.criterion, flip_at + step) != part.primary
 
 
 @PROPERTIES
