@@ -245,6 +245,7 @@ class KnowledgeBase:
     _questions: Mapping[str, Question] = field(init=False, repr=False, compare=False)
     _protocols: Mapping[str, Protocol] = field(init=False, repr=False, compare=False)
     _flows: Mapping[str, Flow] = field(init=False, repr=False, compare=False)
+    _guidance: Mapping[str, Guidance] = field(init=False, repr=False, compare=False)
     _openers: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -291,6 +292,7 @@ class KnowledgeBase:
         setup("_questions", MappingProxyType({q.slug: q for q in self.questions}))
         setup("_protocols", MappingProxyType({p.slug: p for p in self.protocols}))
         setup("_flows", MappingProxyType({f.slug: f for f in self.flows}))
+        setup("_guidance", MappingProxyType({item.slug: item for item in self.guidance}))
         setup("_openers", frozenset(slug for q in self.questions for slug, _ in q.condition))
 
     def _pack(self, values: Iterable[int]) -> int:
@@ -314,7 +316,7 @@ class KnowledgeBase:
         return self._flows.get(slug) if slug else None
 
     def guidance_item(self, slug: str) -> Guidance:
-        return next(item for item in self.guidance if item.slug == slug)
+        return self._guidance[slug]
 
     def profile(self, slug: str) -> Profile | None:
         return next((profile for profile in self.profiles if profile.slug == slug), None)
@@ -744,7 +746,12 @@ def _score_part(kb: KnowledgeBase, counted: Answers, flow: str | None) -> Part:
         scores.append(Score(protocol.slug, _share(raw[protocol.slug], total_weight), contributions))
 
     excluded_by = _constraints(kb, pairs)
-    barred = set(_constraints(kb, [pair for pair in pairs if not kb._options[pair].names_flow]))
+    barred = {
+        exclusion.protocol
+        for exclusions in excluded_by.values()
+        for exclusion in exclusions
+        if not kb._options[exclusion.question, exclusion.option].names_flow
+    }
     order = {protocol.slug: protocol.order for protocol in kb.protocols}
     ranking = tuple(
         sorted(
@@ -1284,7 +1291,6 @@ RESULT_FORMAT = 2
 def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
     """The whole recommendation as JSON-ready data, with names beside every slug."""
     criteria = {criterion.slug: criterion for criterion in kb.criteria}
-    guidance = {item.slug: item for item in kb.guidance}
     cited: dict[str, Reference] = {}
 
     def protocol_ref(slug: str | None) -> dict | None:
@@ -1314,7 +1320,7 @@ def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
         return None if found is None else {**found, "section": source.section}
 
     def guidance_item(slug: str) -> dict:
-        item = guidance[slug]
+        item = kb.guidance_item(slug)
         return {
             "slug": item.slug,
             "kind": item.kind,
@@ -1410,7 +1416,9 @@ def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
             "settings": {
                 protocol: {
                     key: {
-                        "values": [line.strip() for line in guidance[slug].text.splitlines() if line.strip()],
+                        "values": [
+                            line.strip() for line in kb.guidance_item(slug).text.splitlines() if line.strip()
+                        ],
                         "sources": guidance_item(slug)["sources"],
                     }
                     for key, slug in keys.items()
