@@ -53,12 +53,14 @@ endef
 PG_DEBS := postgresql
 PG_PORT ?= 54329
 
-.PHONY: help install run test test-postgres lint format clean
+.PHONY: help install run serve worker test test-postgres lint format clean
 
 help:
 	@echo "make run      set up, load the knowledge base and serve http://$(HOST):$(PORT) (SQLite)"
 	@echo "make test     set up and run the whole test suite"
 	@echo "make test-postgres  the same suite against a throwaway PostgreSQL cluster on 127.0.0.1"
+	@echo "make serve    production serving: gunicorn, DEBUG off, static files by WhiteNoise (needs SECRET_KEY)"
+	@echo "make worker   the task worker that renders report PDFs (with TASK_BACKEND=database)"
 	@echo "make install  set up the virtual environment and packages only"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -87,6 +89,27 @@ run: install
 	@echo "       then sign in at http://$(HOST):$(PORT)/admin/ (there is no default account)."
 	@echo
 	@DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+# Production: settings come from the environment (README, "Deployment"). Every server of one site runs
+# this with the same SECRET_KEY and DATABASE_URL; migrate and the knowledge-base load are idempotent.
+serve: install
+	@[ -n "$${SECRET_KEY:-}" ] || { \
+		echo "SECRET_KEY is not set. Set the same long random value on every server, for example:" >&2; \
+		echo "  export SECRET_KEY=\"\$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')\"" >&2; \
+		exit 1; }
+	@[ -n "$${ALLOWED_HOSTS:-}" ] || { \
+		echo "ALLOWED_HOSTS is not set: list the host names this site answers to, e.g. ALLOWED_HOSTS=advisor.example.org" >&2; \
+		exit 1; }
+	@DEBUG=0 $(PY) manage.py collectstatic --no-input -v 0
+	@DEBUG=0 $(PY) manage.py migrate --no-input -v 0
+	@DEBUG=0 $(PY) manage.py load_knowledge_base
+	@DEBUG=0 HOST=$(HOST) PORT=$(PORT) exec $(VENV)/bin/gunicorn -c python:advisor.gunicorn_conf advisor.wsgi
+
+# Renders report PDFs queued by servers running with TASK_BACKEND=database; run one or more anywhere
+# that shares the database and the media storage.
+worker: install
+	@[ -n "$${SECRET_KEY:-}" ] || { echo "SECRET_KEY is not set (see make serve)." >&2; exit 1; }
+	@DEBUG=0 TASK_BACKEND=database exec $(PY) manage.py db_worker
 
 test: install
 	@$(call debs,$(TEST_DEBS))

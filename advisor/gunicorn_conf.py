@@ -1,0 +1,27 @@
+"""gunicorn settings for `make serve`: each value can be changed through the environment.
+
+Threads inside a few processes suit this app: a request is short, mostly CPU, with one or two
+queries; keep-alive lets a proxy or a browser reuse its connection. A worker silent for `timeout`
+seconds (a stuck PDF render, say) is killed and replaced; workers are also recycled after
+`max_requests` to bound any slow growth in memory.
+"""
+
+import os
+
+bind = [f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"]
+workers = int(os.environ.get("WEB_CONCURRENCY", str(max(2, (os.cpu_count() or 1) * 2))))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "4"))
+timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
+graceful_timeout = 20
+keepalive = 5
+max_requests = 2000
+max_requests_jitter = 200
+# The TLS proxy in front, on this host by default; set FORWARDED_ALLOW_IPS to its address otherwise.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+accesslog = os.environ.get("ACCESS_LOG", "-")
+# Client, time, request, status, bytes and the time taken in milliseconds.
+access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+control_socket_disable = True  # one server per port; several may share a host
