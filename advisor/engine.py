@@ -1007,6 +1007,12 @@ def _alternatives(question: Question, current: tuple[str, ...]):
                 yield "swap", option.slug, replaced, tuple(option.slug if o == replaced else o for o in known)
 
 
+def warnings(kb: KnowledgeBase, answers: Answers) -> tuple[Warning, ...]:
+    """The consistency warnings alone, as `recommend` gives them: what the review shows before a design."""
+    counted, _ = _split_answers(kb, answers)
+    return _warnings(kb, counted)
+
+
 def _warnings(kb: KnowledgeBase, counted: Answers) -> tuple[Warning, ...]:
     chosen = set(_pairs(counted))
     return tuple(

@@ -7,6 +7,7 @@ partial and push the new URL, so back, reload and bookmarks keep working.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 from django.contrib import messages
@@ -14,6 +15,8 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation
@@ -23,6 +26,8 @@ from advisor.forms import FeedbackForm, ReportCoverForm, StepForm
 from advisor.models import Assessment, Feedback, Report, ReportPDF, UseCaseProfile
 
 RECENT_KEPT = 8
+ARIA_CURRENT = mark_safe(' aria-current="step"')
+ANSWERED = mark_safe('<span class="visually-hidden"> (answered)</span>')
 
 
 def _remember(request: HttpRequest, assessment: Assessment) -> None:
@@ -79,25 +84,61 @@ def start(request: HttpRequest) -> HttpResponse:
     return redirect("advisor:step", assessment.id, kb.questions[0].slug)
 
 
-def _progress(assessment: Assessment, kb: engine.KnowledgeBase, current: str | None) -> list[dict]:
-    answers = assessment.answer_map()
-    return [
-        {
-            "question": question,
-            "number": number,
-            "answered": question.slug in answers,
-            "current": question.slug == current,
-            "url": reverse("advisor:step", args=[assessment.id, question.slug]),
-        }
-        for number, question in enumerate(engine.visible_questions(kb, answers), start=1)
-    ]
+def _step_url(assessment: Assessment) -> Callable[[str], str]:
+    """The URL of each step of `assessment`: one reverse() per page, as the URLs differ only in the slug."""
+    head = reverse("advisor:step", args=[assessment.id, "slug"]).removesuffix("slug/")
+    return lambda slug: f"{head}{slug}/"
 
 
-def _neighbours(
-    kb: engine.KnowledgeBase, answers: engine.Answers, slug: str
-) -> tuple[str | None, str | None]:
+def _progress(
+    assessment: Assessment, visible: tuple[engine.Question, ...], current: str | None
+) -> SafeString:
+    """The progress list: each asked question, linked once answered, then the review.
+
+    Built here rather than in a template: it is drawn on every step, and a template loop over
+    every question was a third of a step's time.
+    """
+    step_url = _step_url(assessment)
+    items = []
+    for number, question in enumerate(visible, start=1):
+        is_current, answered = question.slug == current, question.slug in assessment.answers
+        label = format_html(
+            '<span class="step-number">{}</span> <span class="step-title">{}', number, question.title
+        )
+        if not (is_current or answered):
+            items.append(format_html('<li class="todo"><span>{}</span></span></li>', label))
+            continue
+        items.append(
+            format_html(
+                '<li class="{}"><a href="{}" hx-get="{}" hx-target="#wizard" hx-swap="outerHTML" hx-push-url="true"{}>'
+                "{}{}</span></a></li>",
+                "current" if is_current else "done",
+                step_url(question.slug),
+                step_url(question.slug),
+                ARIA_CURRENT if is_current else "",
+                label,
+                "" if is_current else ANSWERED,
+            )
+        )
+    review_url = reverse("advisor:review", args=[assessment.id])
+    items.append(
+        format_html(
+            '<li class="{}"><a href="{}" hx-get="{}" hx-target="#wizard" hx-swap="outerHTML" hx-push-url="true"{}>'
+            '<span class="step-number" aria-hidden="true">✓</span> <span class="step-title">Review</span></a></li>',
+            "todo" if current else "current",
+            review_url,
+            review_url,
+            "" if current else ARIA_CURRENT,
+        )
+    )
+    return format_html(
+        '<nav class="progress" aria-label="Progress"><ol>{}</ol></nav>', mark_safe("".join(items))
+    )
+
+
+def _neighbours(visible: tuple[engine.Question, ...], slug: str) -> tuple[str | None, str | None]:
     """The asked questions just before and just after `slug`."""
-    slugs = [question.slug for question in engine.visible_questions(kb, answers)]
+    slugs = [question.slug for question in visible]
     index = slugs.index(slug)
     return (slugs[index - 1] if index else None, slugs[index + 1] if index + 1 < len(slugs) else None)
 
@@ -105,29 +146,42 @@ def _neighbours(
 def _step_context(
     assessment: Assessment, kb: engine.KnowledgeBase, question: engine.Question, form: StepForm
 ) -> dict:
-    answers = assessment.answer_map()
-    previous, following = _neighbours(kb, answers, question.slug)
-    progress = _progress(assessment, kb, question.slug)
-    number = next(row["number"] for row in progress if row["current"])
+    visible = engine.visible_questions(kb, assessment.answer_map())
+    previous, following = _neighbours(visible, question.slug)
+    chosen = _chosen(form)
     return {
         "assessment": assessment,
         "question": question,
         "form": form,
         "kb": kb,
-        "chosen": _chosen(form),
+        "chosen": chosen,
+        # The options as drawn depend only on these: the page caches them per knowledge-base version.
+        "chosen_key": ",".join(sorted(chosen)),
         "previous": previous,
         "following": following,
-        "progress": progress,
-        "number": number,
-        "total": len(progress),
+        "progress": _progress(assessment, visible, question.slug),
+        "number": visible.index(question) + 1,
+        "total": len(visible),
+        "action": _step_url(assessment)(question.slug),
     }
 
 
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 def step(request: HttpRequest, assessment_id: UUID, slug: str) -> HttpResponse:
-    """One question. A valid answer is saved at once; then the next question, or back, or the review."""
-    assessment = get_object_or_404(Assessment, id=assessment_id)
+    """One question. A valid answer is saved at once; then the next question, or back, or the review.
+
+    A save reads the assessment once, locked, and writes it in the same transaction, so two quick
+    submissions of one assessment never overwrite each other's answers.
+    """
+    if request.method == "POST":
+        with transaction.atomic():
+            assessment = get_object_or_404(Assessment.objects.select_for_update(), id=assessment_id)
+            return _step(request, assessment, slug)
+    return _step(request, get_object_or_404(Assessment, id=assessment_id), slug)
+
+
+def _step(request: HttpRequest, assessment: Assessment, slug: str) -> HttpResponse:
     kb = knowledge.current()
     question = kb.question(slug)
     if question is None:
@@ -140,7 +194,8 @@ def step(request: HttpRequest, assessment_id: UUID, slug: str) -> HttpResponse:
             + " ".join(answer.reason for answer in dropped),
         )
     answers = assessment.answer_map()
-    if question not in engine.visible_questions(kb, answers):
+    visible = engine.visible_questions(kb, answers)
+    if question not in visible:
         messages.warning(
             request,
             f"“{question.title}” is not asked after your other answers, so it was skipped. Nothing was lost.",
@@ -156,12 +211,11 @@ def step(request: HttpRequest, assessment_id: UUID, slug: str) -> HttpResponse:
     going_back = request.POST.get("direction") == "back"
     if not form.is_valid():
         if going_back and not request.POST.getlist("answer"):
-            previous, _ = _neighbours(kb, answers, slug)
+            previous, _ = _neighbours(visible, slug)
             return _go(request, _step_or_start(assessment, previous))
         return _render_step(request, assessment, kb, question, form)
     _save_answer(assessment, slug, form.cleaned_data["answer"])
-    answers = assessment.answer_map()
-    previous, following = _neighbours(kb, answers, slug)
+    previous, following = _neighbours(engine.visible_questions(kb, assessment.answer_map()), slug)
     if going_back:
         return _go(request, _step_or_start(assessment, previous))
     if following is None:
@@ -202,26 +256,25 @@ def _drop_stale_answers(assessment: Assessment, kb: engine.KnowledgeBase) -> tup
     return dropped
 
 
-def _open_questions(kb: engine.KnowledgeBase, answers: engine.Answers) -> dict[str, str]:
+def _open_questions(
+    kb: engine.KnowledgeBase, answers: engine.Answers, visible: tuple[engine.Question, ...]
+) -> dict[str, str]:
     """What stops a report: asked questions still without a required answer, keyed by question slug.
 
     Answers to questions that are no longer asked are kept but count for
     nothing, so they never stand in the way.
     """
-    asked = {question.slug for question in engine.visible_questions(kb, answers)}
+    asked = {question.slug for question in visible}
     return {slug: message for slug, message in engine.validate(kb, answers).items() if slug in asked}
 
 
-@transaction.atomic
 def _save_answer(assessment: Assessment, slug: str, chosen: tuple[str, ...]) -> None:
-    """Save one answer; a row lock keeps two quick submissions from overwriting each other's answers."""
-    locked = Assessment.objects.select_for_update().get(id=assessment.id)
+    """Save one answer into the assessment that `step` has read and locked."""
     if chosen:
-        locked.answers[slug] = list(chosen)
+        assessment.answers[slug] = list(chosen)
     else:
-        locked.answers.pop(slug, None)
-    locked.save(update_fields=["answers", "updated_at"])
-    assessment.answers = locked.answers
+        assessment.answers.pop(slug, None)
+    assessment.save(update_fields=["answers", "updated_at"])
 
 
 def _render_step(request, assessment, kb, question, form) -> HttpResponse:
@@ -240,7 +293,8 @@ def _review_context(assessment: Assessment, kb: engine.KnowledgeBase) -> dict:
     """The review of answers that fit `kb`: `_drop_stale_answers` has removed any that do not."""
     answers = assessment.answer_map()
     visible = engine.visible_questions(kb, answers)
-    problems = _open_questions(kb, answers)
+    problems = _open_questions(kb, answers, visible)
+    step_url = _step_url(assessment)
     rows = []
     for question in visible:
         chosen = answers.get(question.slug, ())
@@ -249,6 +303,7 @@ def _review_context(assessment: Assessment, kb: engine.KnowledgeBase) -> dict:
                 "question": question,
                 "labels": [question.option(o).label for o in chosen],
                 "problem": problems.get(question.slug),
+                "url": step_url(question.slug),
             }
         )
     counted = {q.slug for q in visible}
@@ -257,15 +312,14 @@ def _review_context(assessment: Assessment, kb: engine.KnowledgeBase) -> dict:
         for slug, options in answers.items()
         if slug not in counted
     ]
-    result = engine.recommend(kb, answers)
     return {
         "kb": kb,
         "assessment": assessment,
         "rows": rows,
         "ignored": ignored,
         "problems": problems,
-        "warnings": result.warnings,
-        "progress": _progress(assessment, kb, None),
+        "warnings": engine.warnings(kb, answers),
+        "progress": _progress(assessment, visible, None),
         "total": len(visible),
         "first_missing": next((row["question"].slug for row in rows if row["problem"]), None),
     }
@@ -334,7 +388,10 @@ def reevaluate(request: HttpRequest, report_id: UUID) -> HttpResponse:
     issued = get_object_or_404(Report, id=report_id)
     kb = knowledge.current()
     answers, dropped = engine.fit_answers(kb, issued.answer_map())
-    missing = [f"“{kb.question(slug).title}” needs an answer." for slug in _open_questions(kb, answers)]
+    missing = [
+        f"“{kb.question(slug).title}” needs an answer."
+        for slug in _open_questions(kb, answers, engine.visible_questions(kb, answers))
+    ]
     if dropped or missing:
         messages.error(
             request,

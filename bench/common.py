@@ -44,3 +44,20 @@ def median_ms(action: Callable[[], object], rounds: int = 300) -> float:
         action()
         timings.append(time.perf_counter() - start)
     return statistics.median(timings) * 1000
+
+
+def interleaved_median_ms(actions: dict[str, Callable[[], object]], rounds: int = 500) -> dict[str, float]:
+    """Median wall time of each action in milliseconds, the actions taking turns in every round.
+
+    Taking turns exposes each action to the same moments of machine load, so their ratios hold
+    even when something else is running.
+    """
+    for action in actions.values():
+        action()
+    timings: dict[str, list[float]] = {name: [] for name in actions}
+    for _ in range(rounds):
+        for name, action in actions.items():
+            start = time.perf_counter()
+            action()
+            timings[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) * 1000 for name, values in timings.items()}

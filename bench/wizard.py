@@ -5,7 +5,9 @@ Run: .venv/bin/python bench/wizard.py   (uses a throwaway SQLite database with t
 
 from __future__ import annotations
 
-from common import median_ms, setup_django
+from urllib.parse import urlencode
+
+from common import interleaved_median_ms, setup_django
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -25,22 +27,22 @@ def main() -> None:
     answers = iter([["managed-devices"], ["managed-devices", "unmanaged-devices"]] * 1000)
 
     def post_step() -> None:
-        response = client.post(step, {"answer": next(answers)}, **HTMX)
+        # As htmx sends a form: URL-encoded, not the test client's default multipart.
+        body = urlencode({"answer": next(answers)}, doseq=True)
+        response = client.post(step, body, content_type="application/x-www-form-urlencoded", **HTMX)
         assert response.status_code == 200 and "HX-Location" in response, response
 
-    timings = {
-        "step GET, full page": median_ms(lambda: client.get(step)),
-        "step GET, htmx fragment": median_ms(lambda: client.get(step, **HTMX)),
-        "step POST, htmx (saves the answer)": median_ms(post_step),
-        "review GET, full page": median_ms(
-            lambda: client.get(reverse("advisor:review", args=[assessment.id]))
-        ),
-        "trivial view": median_ms(lambda: client.get("/healthz")),
+    actions = {
+        "step GET, full page": lambda: client.get(step),
+        "step GET, htmx fragment": lambda: client.get(step, **HTMX),
+        "step POST, htmx (saves the answer)": post_step,
+        "review GET, full page": lambda: client.get(reverse("advisor:review", args=[assessment.id])),
+        "trivial view": lambda: client.get("/healthz"),
     }
+    timings = interleaved_median_ms(actions)
     trivial = timings["trivial view"]
     for name, ms in timings.items():
         print(f"{name:<38} {ms:7.3f} ms   {ms / trivial:5.2f}x trivial")
-    print("target: step GET and POST within 3x of the trivial view")
 
 
 if __name__ == "__main__":
