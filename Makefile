@@ -21,7 +21,7 @@ PYTHON ?= $(shell for candidate in python3.12 python3.13 python3.14 python3; do 
 # own offline checks validate the bundle's configuration files (nginx -t, apache2 -t, haproxy -c,
 # postconf, doveconf).
 RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
-TEST_DEBS := $(RUN_DEBS) chromium chromium-driver openssl nginx-light apache2 haproxy postfix dovecot-core
+TEST_DEBS := $(RUN_DEBS) chromium chromium-driver openssl nginx-light apache2 haproxy postfix dovecot-core postgresql
 
 # $(call debs,PACKAGES): install what is missing as root, or say exactly what to install. Servers
 # installed only for their configuration checks must not start, so a policy-rc.d refuses that while

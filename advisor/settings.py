@@ -94,9 +94,21 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # psycopg 3's connection pool, through Django; it replaces persistent connections.
+    # psycopg 3's connection pool, through Django; it replaces persistent connections. Each connection
+    # is checked as it is taken, so after the database restarts the next request gets a live one; a
+    # request waits at most DATABASE_POOL_TIMEOUT seconds for a connection, then gets a 503, not a hang.
+    from psycopg_pool import ConnectionPool
+
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {"pool": True, **DATABASES["default"].get("OPTIONS", {})}
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": 1,
+            "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "4")),
+            "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "5")),
+            "check": ConnectionPool.check_connection,
+        },
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Many users at once on the embedded database: a transaction takes the write lock when it starts
     # (a save that reads, then writes, would otherwise be refused the lock instead of waiting for it),
@@ -169,6 +181,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", True)
+    # Load balancers probe liveness and readiness over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))

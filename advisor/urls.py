@@ -22,6 +22,7 @@ site_patterns = [
     ),
     path("compare/", views.compare, name="compare"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
 ]
 
 urlpatterns = [
@@ -29,3 +30,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include((site_patterns, "advisor"))),
 ]
+
+handler500 = "advisor.views.server_error"

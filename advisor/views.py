@@ -7,25 +7,33 @@ partial and push the new URL, so back, reload and bookmarks keep working.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 from uuid import UUID
 
 from django.contrib import messages
-from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError, transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation
 
 from advisor import bundle, decision, engine, knowledge, pdf, reports, tasks
 from advisor.forms import FeedbackForm, ReportCoverForm, StepForm
-from advisor.models import Assessment, Feedback, Report, ReportPDF, UseCaseProfile
+from advisor.models import Assessment, Feedback, KnowledgeBaseVersion, Report, ReportPDF, UseCaseProfile
+
+logger = logging.getLogger(__name__)
 
 RECENT_KEPT = 8
+# What a database that cannot be reached raises: refused or dropped connections, a locked or missing file.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
 ARIA_CURRENT = mark_safe(' aria-current="step"')
 ANSWERED = mark_safe('<span class="visually-hidden"> (answered)</span>')
 
@@ -538,6 +546,49 @@ def compare(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness for load balancers: the process answers, without touching the database."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
+@require_safe
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness for load balancers: this process reaches the database and has a knowledge base to serve."""
+    try:
+        version = KnowledgeBaseVersion.current_number()
+    except DATABASE_ERRORS as error:
+        logger.warning("Not ready: the database cannot be reached (%s: %s)", type(error).__name__, error)
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    if not version:
+        return JsonResponse({"status": "unavailable", "database": "ok", "knowledge_base": "empty"}, status=503)
+    return JsonResponse({"status": "ready", "database": "ok", "knowledge_base_version": version})
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Every unhandled error ends here (Django's handler500); a database that cannot be reached is a 503.
+
+    Pages rendered here touch no database: the error may be that there is none.
+    """
+    if isinstance(sys.exc_info()[1], DATABASE_ERRORS):
+        return unavailable(request)
+    return _error_page(request, "500.html", 500)
+
+
+def unavailable(request: HttpRequest) -> HttpResponse:
+    """The database is out of reach: say so plainly, ask to retry shortly; saved answers are safe."""
+    return _error_page(request, "503.html", 503, retry_after=30)
+
+
+def _error_page(request: HttpRequest, template: str, status: int, retry_after: int | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        detail = {
+            500: "An unexpected error occurred; it has been logged.",
+            503: "The service cannot reach its database. Nothing was lost; try again in a minute.",
+        }[status]
+        response = JsonResponse({"detail": detail}, status=status)
+    else:
+        response = HttpResponse(render_to_string(template), status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
