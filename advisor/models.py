@@ -788,6 +788,14 @@ class ReportPDF(models.Model):
     render_ms = models.PositiveIntegerField(null=True, blank=True)
     pages = models.PositiveSmallIntegerField(null=True, blank=True)
     size = models.PositiveIntegerField("bytes", null=True, blank=True)
+    # How renders share the work (advisor/tasks.py): a render first claims the row with a lease that it
+    # renews while it runs, and stores its PDF only while it still holds that lease. A lease that runs
+    # out means the render died; the next request, task or watchdog queues it again.
+    permalink = models.TextField(blank=True, help_text="The report's address printed in the PDF.")
+    task_id = models.CharField(max_length=64, blank=True, help_text="The queued task that is to render it.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Renders begun (claims of the lease).")
+    lease_token = models.CharField(max_length=32, blank=True, help_text="The render holding the lease.")
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="When that lease runs out.")
 
     class Meta:
         ordering = ["-rendered_at"]
@@ -799,10 +807,26 @@ class ReportPDF(models.Model):
     def __str__(self) -> str:
         return f"{self.report} ({self.get_paper_display()}, {self.get_status_display().lower()})"
 
+    @staticmethod
+    def lease_length() -> timedelta:
+        """How long a render's claim lasts unless renewed: a render killed mid-way is taken up after this."""
+        return timedelta(seconds=getattr(settings, "PDF_RENDER_LEASE_SECONDS", 30))
+
     @property
     def stalled(self) -> bool:
-        """Pending for so long that its worker must have died: offer to render it again."""
-        return self.status == self.Status.PENDING and timezone.now() - self.requested_at > PDF_RENDER_TIMEOUT
+        """Pending, and no render is under way or on its way: offer to render it again.
+
+        Either the render that claimed it stopped renewing its lease (its process died), or none has
+        claimed it: no task was queued for it (its request died first, or it predates leases) a lease's
+        length after it was asked for, or the queued task has waited PDF_RENDER_TIMEOUT (no worker runs).
+        """
+        if self.status != self.Status.PENDING:
+            return False
+        now = timezone.now()
+        if self.lease_until is not None:
+            return self.lease_until < now
+        waited = now - self.requested_at
+        return waited > PDF_RENDER_TIMEOUT or (not self.task_id and waited > self.lease_length())
 
 
 class Feedback(models.Model):

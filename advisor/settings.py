@@ -157,6 +157,9 @@ TASK_BACKENDS = {
     "database": "django_tasks_db.DatabaseBackend",
 }
 TASKS = {"default": {"BACKEND": TASK_BACKENDS[os.environ.get("TASK_BACKEND", "immediate")]}}
+# A render claims its PDF for this long and renews the claim while it works; when a render dies, the
+# next request or worker takes the PDF up once the claim has run out, so well within a minute.
+PDF_RENDER_LEASE_SECONDS = 30
 
 SECURE_CSP = {
     "default-src": [CSP.SELF],

@@ -558,7 +558,9 @@ def readyz(request: HttpRequest) -> HttpResponse:
         logger.warning("Not ready: the database cannot be reached (%s: %s)", type(error).__name__, error)
         return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
     if not version:
-        return JsonResponse({"status": "unavailable", "database": "ok", "knowledge_base": "empty"}, status=503)
+        return JsonResponse(
+            {"status": "unavailable", "database": "ok", "knowledge_base": "empty"}, status=503
+        )
     return JsonResponse({"status": "ready", "database": "ok", "knowledge_base_version": version})
 
 
@@ -577,7 +579,9 @@ def unavailable(request: HttpRequest) -> HttpResponse:
     return _error_page(request, "503.html", 503, retry_after=30)
 
 
-def _error_page(request: HttpRequest, template: str, status: int, retry_after: int | None = None) -> HttpResponse:
+def _error_page(
+    request: HttpRequest, template: str, status: int, retry_after: int | None = None
+) -> HttpResponse:
     if request.path.startswith("/api/"):
         detail = {
             500: "An unexpected error occurred; it has been logged.",
