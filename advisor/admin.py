@@ -755,7 +755,7 @@ class ReportAdmin(ReadOnlyAdmin):
 
 @admin.register(ReportPDF)
 class ReportPDFAdmin(ReadOnlyAdmin):
-    list_display = ["report", "paper", "status", "rendered_at", "render_ms", "pages", "size"]
+    list_display = ["report", "paper", "status", "attempts", "rendered_at", "render_ms", "pages", "size"]
     list_filter = ["status", "paper"]
     readonly_fields = [
         "report",
@@ -767,6 +767,9 @@ class ReportPDFAdmin(ReadOnlyAdmin):
         "render_ms",
         "pages",
         "size",
+        "attempts",
+        "lease_until",
+        "task_id",
     ]
 
 
