@@ -15,13 +15,16 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 5
-max_requests = 2000
-max_requests_jitter = 200
+# Recycling bounds slow growth in memory; each restart costs a worker its warm knowledge base, so rarely.
+max_requests = 50000
+max_requests_jitter = 5000
+# Import the app (views, WeasyPrint) once in the master: a new or recycled worker is ready at once.
+preload_app = True
 # The TLS proxy in front, on this host by default; set FORWARDED_ALLOW_IPS to its address otherwise.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = os.environ.get("ACCESS_LOG", "-")
 # Client, time, request, status, bytes and the time taken in milliseconds.
 access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
 control_socket_disable = True  # one server per port; several may share a host

@@ -196,7 +196,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
     # WeasyPrint reports each layout step at INFO; only its warnings matter here.
     "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }

@@ -182,15 +182,16 @@ def step(request: HttpRequest, assessment_id: UUID, slug: str) -> HttpResponse:
     A save reads the assessment once, locked, and writes it in the same transaction, so two quick
     submissions of one assessment never overwrite each other's answers.
     """
+    # The knowledge base first: building it must never wait behind this request's own write lock.
+    kb = knowledge.current()
     if request.method == "POST":
         with transaction.atomic():
             assessment = get_object_or_404(Assessment.objects.select_for_update(), id=assessment_id)
-            return _step(request, assessment, slug)
-    return _step(request, get_object_or_404(Assessment, id=assessment_id), slug)
+            return _step(request, assessment, kb, slug)
+    return _step(request, get_object_or_404(Assessment, id=assessment_id), kb, slug)
 
 
-def _step(request: HttpRequest, assessment: Assessment, slug: str) -> HttpResponse:
-    kb = knowledge.current()
+def _step(request: HttpRequest, assessment: Assessment, kb: engine.KnowledgeBase, slug: str) -> HttpResponse:
     question = kb.question(slug)
     if question is None:
         raise Http404("There is no such question.")

@@ -60,3 +60,25 @@ def test_a_version_number_taken_meanwhile_makes_the_next_writer_take_the_next(mo
     version = KnowledgeBaseVersion.record(KnowledgeBaseVersion.Action.CHANGED, message="second admin")
     assert version.number == newest + 1
     assert len(calls) == 2, "the first number was taken, so it tried again"
+
+
+def test_a_cold_knowledge_base_never_deadlocks_with_a_save_holding_the_write_lock(tmp_path):
+    """Found under load: a build waiting for SQLite's write lock while the save holding it waited for the build."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "advisor.settings",
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cold.sqlite3'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "tests/knowledge_lock_probe.py"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "saving_error" not in outcome and "reading_error" not in outcome, outcome
+    assert outcome["saving_seconds"] < 5 and outcome["reading_seconds"] < 5, outcome
