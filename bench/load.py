@@ -188,22 +188,28 @@ class TrivialUser(Browser):
         )
 
 
-class WizardUser(Browser):
+class StepsUser(Browser):
+    """Wizard walks from the start page to the review: the step requests alone, for capacity."""
+
     @task
-    def journey(self) -> None:
+    def walk(self) -> None:
+        self.walk_to_review()
+
+    def walk_to_review(self) -> str | None:
+        """Start an assessment and answer every step; the review's path, or None after a failure."""
         home = self.send("GET", "/", "home", expect=200, check=has_token)
         if home is None:
-            return
+            return None
         started = self.send(
             "POST", "/start/", "start", expect=302, form=[token(home)], check=redirects(STEP_PATH)
         )
         if started is None:
-            return
+            return None
         path = started.headers["Location"]
         for _ in range(MAX_STEPS):
             step = self.send("GET", path, "step GET", expect=200, htmx=True, check=has_options)
             if step is None:
-                return
+                return None
             answer = [
                 token(step),
                 *(("answer", option) for option in choose(step.text)),
@@ -213,12 +219,21 @@ class WizardUser(Browser):
                 "POST", path, "step POST", expect=200, htmx=True, form=answer, check=has_location
             )
             if saved is None:
-                return
+                return None
             path = json.loads(saved.headers["HX-Location"])["path"]
             if path.endswith("/review/"):
-                break
-        else:
-            raise RuntimeError(f"the wizard did not reach the review in {MAX_STEPS} steps")
+                return path
+        raise RuntimeError(f"the wizard did not reach the review in {MAX_STEPS} steps")
+
+
+class WizardUser(StepsUser):
+    """Complete journeys: the walk, the review, the report issued and shown, now and then its PDF."""
+
+    @task
+    def walk(self) -> None:
+        path = self.walk_to_review()
+        if path is None:
+            return
         review = self.send("GET", path, "review", expect=200, htmx=True, check=has_token)
         if review is None:
             return
@@ -350,13 +365,17 @@ def healthy(base: str) -> bool:
 
 
 def run_phase(
-    user_class: type[Browser], seconds: float, options: argparse.Namespace, base: str, samples: list[Sample]
+    phase: str,
+    user_class: type[Browser],
+    seconds: float,
+    options: argparse.Namespace,
+    base: str,
+    samples: list[Sample],
 ) -> tuple[Phase, Counter[str], bool]:
     """`options.users` users of `user_class`, measured for `seconds` after all have started and a warm-up.
 
     Returns the phase, the causes of its errors counted, and whether locust found its CPU saturated.
     """
-    phase = "trivial" if user_class is TrivialUser else "wizard"
     problems: Counter[str] = Counter()
     environment = Environment(user_classes=[user_class], host=base, parsed_options=options)
 
@@ -409,6 +428,9 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument(
         "--trivial-seconds", type=int, default=10, help="measured length of the trivial phase"
     )
+    parser.add_argument(
+        "--capacity-seconds", type=int, default=10, help="measured length of the steps-only capacity phase"
+    )
     parser.add_argument("--spawn-rate", type=float, help="users started per second (default: all in 1 s)")
     parser.add_argument("--think", type=float, default=1.0, help="mean pause before each request, s")
     parser.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=True, help="download PDFs")
@@ -417,28 +439,39 @@ def parse_options() -> argparse.Namespace:
 
 def main() -> None:
     options = parse_options()
+    flat_out = argparse.Namespace(**{**vars(options), "think": 0.0})
     samples: list[Sample] = []
     with production_server() as base:
         trivial, trivial_problems, trivial_cpu = run_phase(
-            TrivialUser, options.trivial_seconds, options, base, samples
+            "trivial", TrivialUser, options.trivial_seconds, flat_out, base, samples
         )
-        wizard, wizard_problems, wizard_cpu = run_phase(WizardUser, options.seconds, options, base, samples)
+        capacity, capacity_problems, capacity_cpu = run_phase(
+            "steps", StepsUser, options.capacity_seconds, flat_out, base, samples
+        )
+        wizard, wizard_problems, wizard_cpu = run_phase(
+            "wizard", WizardUser, options.seconds, options, base, samples
+        )
     print_table(samples)
     trivial_rps, rps = trivial.rate(samples), wizard.rate(samples)
-    steps_rps = wizard.rate(samples, STEP_KINDS)
-    ratio = rps / trivial_rps if trivial_rps else math.nan
+    capacity_steps_rps = capacity.rate(samples, STEP_KINDS)
+    ratio = capacity_steps_rps / trivial_rps if trivial_rps else math.nan
     journeys = sum(s.phase == "wizard" and s.name == "report" and not s.failed for s in samples)
-    print(f"trivial: {trivial_rps:.1f} requests/s over {trivial.ended - trivial.started:.1f} s")
+    print(f"trivial, flat out: {trivial_rps:.1f} requests/s over {trivial.ended - trivial.started:.1f} s")
     print(
-        f"wizard:  {rps:.1f} requests/s over {wizard.ended - wizard.started:.1f} s, of which steps "
-        f"{steps_rps:.1f}/s; {journeys} journeys reached their report"
+        f"steps, flat out:   {capacity.rate(samples):.1f} requests/s, of which step GETs and POSTs "
+        f"{capacity_steps_rps:.1f}/s, over {capacity.ended - capacity.started:.1f} s"
     )
-    print(f"ratio = {rps:.1f} / {trivial_rps:.1f} = {ratio:.2f}   (think time {options.think} s)")
-    if trivial_cpu or wizard_cpu:
+    print(
+        f"wizard, {options.users} users (think {options.think} s): {rps:.1f} requests/s over "
+        f"{wizard.ended - wizard.started:.1f} s, of which steps {wizard.rate(samples, STEP_KINDS):.1f}/s; "
+        f"{journeys} journeys reached their report"
+    )
+    print(f"ratio = {capacity_steps_rps:.1f} / {trivial_rps:.1f} = {ratio:.2f}")
+    if trivial_cpu or capacity_cpu or wizard_cpu:
         print(
             "locust's own CPU went above 90%: the load generator, not only the server, bounded these figures"
         )
-    problems = trivial_problems + wizard_problems
+    problems = trivial_problems + capacity_problems + wizard_problems
     for problem, count in problems.most_common(10):
         print(f"error x{count}: {problem}")
     step_p95 = percentile([s.ms for s in samples if s.phase == "wizard" and s.name in STEP_KINDS], 0.95)
