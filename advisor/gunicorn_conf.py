@@ -28,3 +28,21 @@ access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
 control_socket_disable = True  # one server per port; several may share a host
+
+
+def post_fork(server, worker):
+    """Build the knowledge base in each new worker before it takes requests, so no user waits for it.
+
+    After the fork, not before: database connections and pools must not cross a fork. A database that
+    is down only postpones the build to the first request (and /readyz says so meanwhile).
+    """
+    from django.db import connections
+
+    from advisor import knowledge
+
+    try:
+        knowledge.state()
+    except Exception as error:
+        server.log.warning("Knowledge base not built at worker start: %s", error)
+    finally:
+        connections.close_all()
