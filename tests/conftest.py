@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from playwright.sync_api import sync_playwright
 
-from advisor import knowledge, knowledge_base
+from advisor import knowledge, knowledge_base, pdf
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -82,3 +82,17 @@ def page(browser):
     yield page
     context.close()
     assert problems == [], problems
+
+
+@pytest.fixture
+def render_count(monkeypatch) -> list[int]:
+    """How many times a PDF was laid out: rendering is the expensive part that must happen once."""
+    count = [0]
+    layout = pdf.layout
+
+    def counting(*args, **kwargs):
+        count[0] += 1
+        return layout(*args, **kwargs)
+
+    monkeypatch.setattr(pdf, "layout", counting)
+    return count

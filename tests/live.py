@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import http.cookiejar
+import json
 import os
 import re
 import secrets
@@ -115,6 +116,20 @@ def server_environment(database_url: str, scratch: Path, static_root: Path, **ex
         "DJANGO_SETTINGS_MODULE": "advisor.settings",
         **extra,
     }
+
+
+def run_probe(script: str, environment: dict[str, str], *arguments: str, timeout: float = 300) -> dict:
+    """Run one of the tests' probe scripts as its own process; the JSON object on its last line."""
+    result = subprocess.run(
+        [sys.executable, f"tests/{script}", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def manage(environment: dict[str, str], *command: str) -> None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
 
 from advisor.models import KnowledgeBaseVersion
 from tests.concurrency_probe import STEPS, THREADS
+from tests.live import run_probe
 
 
 def test_twenty_users_saving_steps_at_once_lose_nothing_on_sqlite(tmp_path):
@@ -21,16 +18,7 @@ def test_twenty_users_saving_steps_at_once_lose_nothing_on_sqlite(tmp_path):
         "DEBUG": "1",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'busy.sqlite3'}",
     }
-    result = subprocess.run(
-        [sys.executable, "tests/concurrency_probe.py"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome = run_probe("concurrency_probe.py", env)
     assert outcome["saved"] == THREADS * len(STEPS) * 2, outcome
     assert set(outcome) == {
         "saved",
@@ -70,15 +58,6 @@ def test_a_cold_knowledge_base_never_deadlocks_with_a_save_holding_the_write_loc
         "DEBUG": "1",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'cold.sqlite3'}",
     }
-    result = subprocess.run(
-        [sys.executable, "tests/knowledge_lock_probe.py"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome = run_probe("knowledge_lock_probe.py", env, timeout=120)
     assert "saving_error" not in outcome and "reading_error" not in outcome, outcome
     assert outcome["saving_seconds"] < 5 and outcome["reading_seconds"] < 5, outcome

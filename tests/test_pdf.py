@@ -53,20 +53,6 @@ def fetched(monkeypatch) -> list[str]:
     return calls
 
 
-@pytest.fixture
-def render_count(monkeypatch) -> list[int]:
-    """How many times a PDF was laid out: rendering is the expensive part that must happen once."""
-    count = [0]
-    layout = pdf.layout
-
-    def counting(*args, **kwargs):
-        count[0] += 1
-        return layout(*args, **kwargs)
-
-    monkeypatch.setattr(pdf, "layout", counting)
-    return count
-
-
 def test_pdf_states_the_recommendation_its_sources_and_the_users_title(report):
     reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
     text = text_of(reader)

@@ -31,6 +31,7 @@ from django_tasks_db.models import DBTaskResult
 from advisor import knowledge, pdf, reports, tasks
 from advisor.models import Report, ReportPDF
 from tests import fault_settings
+from tests.live import run_probe
 
 PERMALINK = "https://advisor.example.org/reports/1/"
 LEASE = fault_settings.PDF_RENDER_LEASE_SECONDS
@@ -47,19 +48,6 @@ def issue() -> Report:
 
 def pdf_url(report: Report) -> str:
     return reverse("advisor:report_pdf", args=[report.id])
-
-
-@pytest.fixture
-def render_count(monkeypatch) -> list[int]:
-    count = [0]
-    layout = pdf.layout
-
-    def counting(*args, **kwargs):
-        count[0] += 1
-        return layout(*args, **kwargs)
-
-    monkeypatch.setattr(pdf, "layout", counting)
-    return count
 
 
 @pytest.mark.django_db
@@ -158,16 +146,7 @@ def fault_env(tmp_path: Path) -> dict[str, str]:
 
 def set_up(env: dict[str, str], reports_wanted: int, copies: int) -> list[str]:
     """Migrate, issue reports and ask for their PDFs in a process of its own (tests/pdf_fault_probe.py)."""
-    result = subprocess.run(
-        [sys.executable, "tests/pdf_fault_probe.py", str(reports_wanted), str(copies)],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome = run_probe("pdf_fault_probe.py", env, str(reports_wanted), str(copies), timeout=120)
     assert outcome["statuses"] == [202] * reports_wanted, "the page says the PDF is being prepared"
     return outcome["reports"]
 
