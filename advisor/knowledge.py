@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -58,13 +59,9 @@ def state() -> State:
     cached = _cache
     if cached is not None and cached.live.version == version:
         return cached
-    if transaction.get_connection().in_atomic_block:
-        # A caller inside a transaction may hold SQLite's write lock, which a build under the lock in
-        # another thread would wait for while this thread waits for the lock: build without it.
-        fresh = _checked(build(), cached)
-        _cache = fresh
-        return fresh
-    with _lock:
+    # A caller inside a transaction may hold SQLite's write lock, which a build under the lock in
+    # another thread would wait for while this thread waited for the lock: it builds without the lock.
+    with nullcontext() if transaction.get_connection().in_atomic_block else _lock:
         if _cache is not None and _cache.live.version == version:
             return _cache
         _cache = _checked(build(), _cache)

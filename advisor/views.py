@@ -116,13 +116,14 @@ def _progress(
         if not (is_current or answered):
             items.append(format_html('<li class="todo"><span>{}</span></span></li>', label))
             continue
+        url = step_url(question.slug)
         items.append(
             format_html(
                 '<li class="{}"><a href="{}" hx-get="{}" hx-target="#wizard" hx-swap="outerHTML" hx-push-url="true"{}>'
                 "{}{}</span></a></li>",
                 "current" if is_current else "done",
-                step_url(question.slug),
-                step_url(question.slug),
+                url,
+                url,
                 ARIA_CURRENT if is_current else "",
                 label,
                 "" if is_current else ANSWERED,
