@@ -76,6 +76,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import gevent
+import psutil
 from locust.contrib.fasthttp import FastResponse
 from locust.env import Environment
 
@@ -108,6 +109,7 @@ class Phase:
     name: str
     started: float  # every user has started, and the warm-up is over
     ended: float
+    server_cpu: float  # CPU seconds the server's processes used from `started` to `ended`
 
     def rate(self, samples: list[Sample], kinds: tuple[str, ...] | None = None) -> float:
         counted = [
@@ -118,6 +120,11 @@ class Phase:
             and (kinds is None or s.name in kinds)
         ]
         return len(counted) / (self.ended - self.started)
+
+    def server_cpu_ms(self, samples: list[Sample]) -> float:
+        """The server's CPU time per request completed in the measured part, in milliseconds."""
+        completed = self.rate(samples) * (self.ended - self.started)
+        return 1000 * self.server_cpu / completed if completed else math.nan
 
 
 # --- The users ------------------------------------------------------------------------------------
@@ -309,8 +316,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def production_server(startup_seconds: float = 300) -> Iterator[str]:
-    """`make serve` on a free port of 127.0.0.1, in its own process group, until the block ends; its URL."""
+def production_server(startup_seconds: float = 300) -> Iterator[tuple[str, int]]:
+    """`make serve` on a free port of 127.0.0.1, in its own process group, until the block ends.
+
+    Yields its URL and the process id of `make`, whose descendants are the server.
+    """
     with tempfile.TemporaryDirectory(prefix="advisor-load-") as scratch:
         port = free_port()
         environment = {
@@ -344,7 +354,7 @@ def production_server(startup_seconds: float = 300) -> Iterator[str]:
                     if server.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"make serve did not come up:\n{log_path.read_text()[-3000:]}")
                     time.sleep(0.5)
-                yield base
+                yield base, server.pid
             finally:
                 # make waits for gunicorn, which stops its workers within graceful_timeout (20 s).
                 with suppress(ProcessLookupError):
@@ -364,18 +374,29 @@ def healthy(base: str) -> bool:
         return False
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User and system CPU time used so far by the processes under `pid` (gunicorn and its workers)."""
+    total = 0.0
+    for process in psutil.Process(pid).children(recursive=True):
+        with suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def run_phase(
     phase: str,
     user_class: type[Browser],
     seconds: float,
     options: argparse.Namespace,
-    base: str,
+    server: tuple[str, int],
     samples: list[Sample],
 ) -> tuple[Phase, Counter[str], bool]:
     """`options.users` users of `user_class`, measured for `seconds` after all have started and a warm-up.
 
     Returns the phase, the causes of its errors counted, and whether locust found its CPU saturated.
     """
+    base, pid = server
     problems: Counter[str] = Counter()
     environment = Environment(user_classes=[user_class], host=base, parsed_options=options)
 
@@ -393,11 +414,11 @@ def run_phase(
     runner.start(options.users, spawn_rate=options.spawn_rate or options.users)
     runner.spawning_greenlet.join()
     gevent.sleep(WARMUP_SECONDS)
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), server_cpu_seconds(pid)
     gevent.sleep(seconds)
-    ended = time.monotonic()
+    ended, cpu_after = time.monotonic(), server_cpu_seconds(pid)
     runner.quit()
-    return Phase(phase, started, ended), problems, runner.cpu_warning_emitted
+    return Phase(phase, started, ended, cpu_after - cpu_before), problems, runner.cpu_warning_emitted
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -441,15 +462,15 @@ def main() -> None:
     options = parse_options()
     flat_out = argparse.Namespace(**{**vars(options), "think": 0.0})
     samples: list[Sample] = []
-    with production_server() as base:
+    with production_server() as server:
         trivial, trivial_problems, trivial_cpu = run_phase(
-            "trivial", TrivialUser, options.trivial_seconds, flat_out, base, samples
+            "trivial", TrivialUser, options.trivial_seconds, flat_out, server, samples
         )
         capacity, capacity_problems, capacity_cpu = run_phase(
-            "steps", StepsUser, options.capacity_seconds, flat_out, base, samples
+            "steps", StepsUser, options.capacity_seconds, flat_out, server, samples
         )
         wizard, wizard_problems, wizard_cpu = run_phase(
-            "wizard", WizardUser, options.seconds, options, base, samples
+            "wizard", WizardUser, options.seconds, options, server, samples
         )
     print_table(samples)
     trivial_rps, rps = trivial.rate(samples), wizard.rate(samples)
@@ -467,6 +488,13 @@ def main() -> None:
         f"{journeys} journeys reached their report"
     )
     print(f"ratio = {capacity_steps_rps:.1f} / {trivial_rps:.1f} = {ratio:.2f}")
+    trivial_cpu_ms, steps_cpu_ms = trivial.server_cpu_ms(samples), capacity.server_cpu_ms(samples)
+    print(
+        f"server CPU per request, flat out: trivial {trivial_cpu_ms:.2f} ms, steps phase {steps_cpu_ms:.2f} ms "
+        f"(ratio of the two {trivial_cpu_ms / steps_cpu_ms:.2f}); the server used "
+        f"{trivial.server_cpu / (trivial.ended - trivial.started):.2f} and "
+        f"{capacity.server_cpu / (capacity.ended - capacity.started):.2f} of {os.cpu_count()} cores"
+    )
     if trivial_cpu or capacity_cpu or wizard_cpu:
         print(
             "locust's own CPU went above 90%: the load generator, not only the server, bounded these figures"
