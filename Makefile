@@ -102,6 +102,7 @@ serve: install
 		exit 1; }
 	@DEBUG=0 $(PY) manage.py collectstatic --no-input -v 0
 	@DEBUG=0 $(PY) manage.py migrate --no-input -v 0
+	@DEBUG=0 $(PY) manage.py clearsessions
 	@DEBUG=0 $(PY) manage.py load_knowledge_base
 	@DEBUG=0 HOST=$(HOST) PORT=$(PORT) exec $(VENV)/bin/gunicorn -c python:advisor.gunicorn_conf advisor.wsgi
 

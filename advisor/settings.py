@@ -7,17 +7,57 @@ environment variables, and the defaults are safe for a developer's machine.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+FLAG_VALUES = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
 def env_flag(name: str, default: bool = False) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+    """A yes/no setting; a value it does not understand stops start-up rather than meaning "no"."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in FLAG_VALUES:
+        raise ImproperlyConfigured(
+            f"{name}={os.environ[name]!r} is not understood: use 1 or 0 (true/false, yes/no and on/off work too)."
+        )
+    return FLAG_VALUES[raw]
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit such as 60/h: a count, a slash, then s, m, h or d (optionally a number first: 10/5m)."""
+    raw = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"\d+/\d*[smhd]", raw):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate: write it like 60/h (per s, m, h or d).")
+    return raw
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -25,10 +65,7 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 def checkout_secret_key() -> str:
-    """A random key kept in this checkout, so there is never a shared default and sessions survive restarts.
-
-    Production sets SECRET_KEY explicitly, the same on every server behind one site.
-    """
+    """For DEBUG only: a random key kept in this checkout, so sessions survive a restart of `make run`."""
     key_file = BASE_DIR / ".secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
@@ -37,10 +74,23 @@ def checkout_secret_key() -> str:
 
 
 DEBUG = env_flag("DEBUG")
-SECRET_KEY = os.environ.get("SECRET_KEY") or checkout_secret_key()
+if os.environ.get("SECRET_KEY", "").strip():
+    SECRET_KEY = os.environ["SECRET_KEY"].strip()
+elif DEBUG:
+    SECRET_KEY = checkout_secret_key()
+else:
+    # Each server must sign with the same key, and a key written into the checkout would differ per
+    # server, fail on a read-only image, or end up baked into one.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. With DEBUG off it is required: set the same long random value on every "
+        "server, e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+BEHIND_PROXY = env_flag("BEHIND_PROXY")
+# The admin's address; moving it off /admin/ keeps it out of every scanner's first guess.
+ADMIN_PATH = os.environ.get("ADMIN_PATH", "admin/").strip("/") + "/"
 
 INSTALLED_APPS = [
     "advisor.apps.AdvisorAdminConfig",
@@ -51,13 +101,17 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "axes",
     "advisor",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "advisor.middleware.RequestLimitsMiddleware",
+    "advisor.middleware.PrivatePagesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -65,6 +119,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses any login attempt from a client that is locked out, before a password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "advisor.urls"
@@ -89,7 +151,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_max_age=env_int("CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
@@ -103,8 +165,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"] = {
         "pool": {
             "min_size": 1,
-            "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "4")),
-            "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "5")),
+            "max_size": env_int("DATABASE_POOL_SIZE", 4),
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 5),
             "check": ConnectionPool.check_connection,
         },
         **DATABASES["default"].get("OPTIONS", {}),
@@ -156,7 +218,10 @@ TASK_BACKENDS = {
     "immediate": "django.tasks.backends.immediate.ImmediateBackend",
     "database": "django_tasks_db.DatabaseBackend",
 }
-TASKS = {"default": {"BACKEND": TASK_BACKENDS[os.environ.get("TASK_BACKEND", "immediate")]}}
+TASK_BACKEND = os.environ.get("TASK_BACKEND", "immediate")
+if TASK_BACKEND not in TASK_BACKENDS:
+    raise ImproperlyConfigured(f"TASK_BACKEND={TASK_BACKEND!r} is not one of: {', '.join(TASK_BACKENDS)}.")
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[TASK_BACKEND]}}
 # A render claims its PDF for this long and renews the claim while it works; when a render dies, the
 # next request or worker takes the PDF up once the claim has run out, so well within a minute.
 PDF_RENDER_LEASE_SECONDS = 30
@@ -174,23 +239,95 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
-# Sessions hold little (the admin login, this browser's recent assessments): a signed cookie
-# spares every request a database query.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Sessions live in the database, so logging out or changing a password ends them for good: a copied
+# cookie is worth nothing afterwards. `manage.py clearsessions` removes expired ones (make serve runs it).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The site uses none of these browser features; deny them to this page and anything it might embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "bluetooth",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", True)
     # Load balancers probe liveness and readiness over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_flag("BEHIND_PROXY") else None
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # The preload token alone enrols nothing: the domain's owner submits it to the browsers' list.
+    SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+
+# Two caches. "default" lives in each process: page fragments and computed answers, cheap to rebuild.
+# "shared" holds the rate-limit counters, which every process and server must see: Redis when
+# REDIS_URL is set, else a table in the site's own database, so the embedded setup needs nothing more.
+# The database table counts by read-then-write, so two requests in the same instant may count once:
+# close enough for the embedded setup; Redis counts exactly.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "advisor"},
+    "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+    if os.environ.get("REDIS_URL")
+    else {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "advisor_shared_cache",
+        "OPTIONS": {"MAX_ENTRIES": 20000},
+    },
+}
+RATELIMIT_ENABLE = env_flag("RATE_LIMITS", True)  # off only for load tests from one address
+RATELIMIT_USE_CACHE = "shared"
+RATELIMIT_IP_META_KEY = "advisor.clients.client_ip"
+RATELIMIT_VIEW = "advisor.views.too_many_requests"
+# Requests per client address (IPv6 counted per /64), per hour unless the rate says otherwise.
+# An office behind one NAT address shares them, hence room for a few dozen colleagues.
+RATE_LIMITS = {
+    "start": env_rate("RATE_LIMIT_START", "60/h"),
+    "report": env_rate("RATE_LIMIT_REPORT", "60/h"),
+    "reevaluate": env_rate("RATE_LIMIT_REEVALUATE", "30/h"),
+    "pdf": env_rate("RATE_LIMIT_PDF", "60/h"),
+    "feedback": env_rate("RATE_LIMIT_FEEDBACK", "20/h"),
+    "api": env_rate("RATE_LIMIT_API", "120/m"),
+}
+
+# Admin logins: after 5 wrong passwords for one user name from one address, that pair is locked out
+# for an hour (`manage.py axes_reset` lifts every lockout at once, `axes_reset_username NAME` one).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = 1  # hours; templates/admin/locked_out.html says so
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "advisor.clients.client_ip"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_VERBOSE = False
 
 LOGGING = {
     "version": 1,
@@ -201,6 +338,8 @@ LOGGING = {
     "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
 
-# Answers and admin forms are small; refuse anything much larger before parsing it.
+# Answers and admin forms are small; refuse anything much larger before parsing it (see
+# advisor.middleware.RequestLimitsMiddleware for bodies of any kind).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
+MAX_REQUEST_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 CSRF_FAILURE_VIEW = "advisor.views.csrf_failure"
