@@ -20,6 +20,7 @@ from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict, Field
 
 from advisor import bundle, decision, engine, knowledge, tasks
+from advisor.limits import ApiThrottle
 from advisor.models import Report
 
 api = NinjaAPI(
@@ -28,6 +29,7 @@ api = NinjaAPI(
     description="Questions, use-case profiles and explainable recommendations for protecting data in transit.",
     urls_namespace="api",
     docs_url=None,
+    throttle=ApiThrottle(),
 )
 
 

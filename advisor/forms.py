@@ -35,6 +35,12 @@ class StepForm(forms.Form):
 
     def clean_answer(self):
         value = self.cleaned_data["answer"]
+        # The field sees only the last of several values for a radio group, and a set for checkboxes.
+        sent = [slug for slug in self.data.getlist(self.add_prefix("answer")) if slug]
+        if len(sent) != len(set(sent)):
+            raise forms.ValidationError("The same option was sent twice; choose each answer once.")
+        if self.question.kind == engine.SINGLE and len(sent) > 1:
+            raise forms.ValidationError("This question takes one answer; choose only one.")
         chosen = [value] if isinstance(value, str) else list(value)
         chosen = [slug for slug in chosen if slug]
         if len(chosen) > 1 and any(self.question.option(slug).is_unknown for slug in chosen):

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -11,6 +12,7 @@ site_patterns = [
     path("assessments/<uuid:assessment_id>/<slug:slug>/", views.step, name="step"),
     path("reports/<uuid:report_id>/", views.report, name="report"),
     path("reports/<uuid:report_id>/reevaluate/", views.reevaluate, name="reevaluate"),
+    path("reports/<uuid:report_id>/copy/", views.copy_answers, name="copy_answers"),
     path("reports/<uuid:report_id>/feedback/", views.feedback, name="feedback"),
     path("reports/<uuid:report_id>/pdf/", views.report_pdf, name="report_pdf"),
     path("reports/<uuid:report_id>/pdf/retry/", views.report_pdf_retry, name="report_pdf_retry"),
@@ -26,7 +28,7 @@ site_patterns = [
 ]
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_PATH, admin.site.urls),
     path("api/v1/", api.urls),
     path("", include((site_patterns, "advisor"))),
 ]

@@ -25,13 +25,14 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation
 
-from advisor import bundle, decision, engine, knowledge, pdf, reports, tasks
+from advisor import bundle, decision, engine, knowledge, limits, pdf, reports, tasks
 from advisor.forms import FeedbackForm, ReportCoverForm, StepForm
 from advisor.models import Assessment, Feedback, KnowledgeBaseVersion, Report, ReportPDF, UseCaseProfile
 
 logger = logging.getLogger(__name__)
 
 RECENT_KEPT = 8
+OWNED_KEPT = 200
 # What a database that cannot be reached raises: refused or dropped connections, a locked or missing file.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 ARIA_CURRENT = mark_safe(' aria-current="step"')
@@ -39,11 +40,28 @@ ANSWERED = mark_safe('<span class="visually-hidden"> (answered)</span>')
 
 
 def _remember(request: HttpRequest, assessment: Assessment) -> None:
-    """This browser's recent assessments, newest first, for the start page."""
-    current = request.session.get("recent", [])
-    updated = [str(assessment.id), *(key for key in current if key != str(assessment.id))][:RECENT_KEPT]
-    if updated != current:
-        request.session["recent"] = updated
+    """This browser's assessments: the recent ones for the start page, and every one it may edit.
+
+    A browser may edit the assessments it started or opened through their edit link; a report's
+    permalink alone gives no such right (see `_owns`).
+    """
+    key = str(assessment.id)
+    for name, kept in (("recent", RECENT_KEPT), ("owned", OWNED_KEPT)):
+        current = request.session.get(name, [])
+        updated = [key, *(other for other in current if other != key)][:kept]
+        if updated != current:
+            request.session[name] = updated
+
+
+def _owns(request: HttpRequest, assessment_id: UUID | None) -> bool:
+    """Whether this browser holds the edit link of the assessment (it started or opened it)."""
+    return assessment_id is not None and str(assessment_id) in request.session.get("owned", [])
+
+
+def _too_many(request: HttpRequest, group: str) -> HttpResponse | None:
+    """Count this request against its rate limit; the 429 page once the client is over it."""
+    wait = limits.seconds_to_wait(request, group)
+    return None if wait is None else too_many_requests(request, retry_after=wait)
 
 
 def _is_partial(request: HttpRequest) -> bool:
@@ -73,6 +91,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_POST
 def start(request: HttpRequest) -> HttpResponse:
     """A new assessment, empty or prefilled from a use-case profile (the answers stay editable)."""
+    if refused := _too_many(request, "start"):
+        return refused
     kb = knowledge.current()
     slug = request.POST.get("profile", "")
     profile = kb.profile(slug) if slug else None
@@ -366,6 +386,8 @@ def review(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
                     + ". They are marked below.",
                 )
         elif cover.is_valid():
+            if refused := _too_many(request, "report"):
+                return refused
             issued = reports.issue(kb, assessment.answer_map(), assessment=assessment, **cover.cleaned_data)
             return redirect("advisor:report", issued.id)
     template = "advisor/review.html#wizard" if _is_partial(request) else "advisor/review.html"
@@ -376,6 +398,7 @@ def _report_page(request: HttpRequest, issued: Report, *, status: int = 200, **e
     permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
     context = {
         **reports.context(issued, permalink),
+        "owner": _owns(request, issued.assessment_id),
         # The version served, not the newest: while the newest has problems, reports come from an older one.
         "kb_version": knowledge.current().version,
         "feedback_form": extra.pop("feedback_form", None) or FeedbackForm(),
@@ -394,7 +417,11 @@ def report(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 @require_POST
 def reevaluate(request: HttpRequest, report_id: UUID) -> HttpResponse:
-    """The same answers against today's knowledge base: a new report, linked to the old, which stays."""
+    """The same answers against today's knowledge base: a new report, linked to the old, which stays.
+
+    Asking again changes nothing: with the knowledge base unchanged, the report itself or the
+    re-evaluation already made from it is returned, not a copy.
+    """
     issued = get_object_or_404(Report, id=report_id)
     kb = knowledge.current()
     answers, dropped = engine.fit_answers(kb, issued.answer_map())
@@ -407,13 +434,22 @@ def reevaluate(request: HttpRequest, report_id: UUID) -> HttpResponse:
             request,
             "The questions have changed since this report, so its answers no longer fit. "
             + " ".join([*(answer.reason for answer in dropped), *missing])
-            + " Start a new assessment, or change the answers of this one.",
+            + " Change the answers in a new assessment made from this report.",
         )
         return redirect("advisor:report", issued.id)
+    if issued.knowledge_base_version == kb.version:
+        messages.info(request, "The knowledge base has not changed since this report: it stands as issued.")
+        return redirect("advisor:report", issued.id)
+    for earlier in Report.objects.filter(previous=issued, knowledge_base_version=kb.version):
+        if earlier.answer_map() == answers:
+            return redirect("advisor:report", earlier.id)
+    if refused := _too_many(request, "reevaluate"):
+        return refused
     fresh = reports.issue(
         kb,
         answers,
-        assessment=issued.assessment,
+        # A reader of the permalink gets a new report without attaching it to someone else's assessment.
+        assessment=issued.assessment if _owns(request, issued.assessment_id) else None,
         title=issued.title,
         organisation=issued.organisation,
         previous=issued,
@@ -422,9 +458,39 @@ def reevaluate(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 
 @require_POST
+def copy_answers(request: HttpRequest, report_id: UUID) -> HttpResponse:
+    """“Change answers” from a report's permalink: a new assessment of this browser, the report untouched.
+
+    The permalink is made to be passed around (it is printed in the PDF), so it never edits the
+    assessment behind the report.
+    """
+    issued = get_object_or_404(Report, id=report_id)
+    if refused := _too_many(request, "start"):
+        return refused
+    kb = knowledge.current()
+    answers, dropped = engine.fit_answers(kb, issued.answer_map())
+    assessment = Assessment.objects.create(answers={slug: list(options) for slug, options in answers.items()})
+    _remember(request, assessment)
+    messages.info(
+        request,
+        "This is a new assessment with the report's answers; the report stays as it was. "
+        "Change what differs, then ask for a new recommendation.",
+    )
+    if dropped:
+        messages.warning(
+            request,
+            "The questions have changed since the report, so some answers were left out: "
+            + " ".join(answer.reason for answer in dropped),
+        )
+    return redirect("advisor:review", assessment.id)
+
+
+@require_POST
 def feedback(request: HttpRequest, report_id: UUID) -> HttpResponse:
     """“Was this right?”: stored for the maintainers, listed in the admin with the report's answers."""
     issued = get_object_or_404(Report.objects.select_related("assessment", "previous"), id=report_id)
+    if refused := _too_many(request, "feedback"):
+        return refused
     form = FeedbackForm(request.POST)
     if not form.is_valid():
         return _report_page(request, issued, status=400, feedback_form=form)
@@ -440,6 +506,10 @@ def report_pdf(request: HttpRequest, report_id: UUID) -> HttpResponse:
     paper = request.GET.get("paper", ReportPDF.Paper.A4)
     if paper not in ReportPDF.Paper.values:
         return _report_page(request, issued, status=400, pdf_problem="Paper size must be A4 or US Letter.")
+    # Counted only when this request would start a render: a stored or pending PDF costs nothing.
+    fresh = not ReportPDF.objects.filter(report=issued, paper=paper).exists()
+    if fresh and (refused := _too_many(request, "pdf")):
+        return refused
     permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
     stored = tasks.ensure_pdf(issued, paper, permalink)
     if stored.status == ReportPDF.Status.READY:
@@ -487,6 +557,9 @@ def report_bundle(request: HttpRequest, report_id: UUID) -> HttpResponse:
     issued = get_object_or_404(Report, id=report_id)
     if not bundle.has_bundle(issued):
         raise Http404("Reports issued before designs had parts have no bundle; re-evaluate it.")
+    unrendered = not ReportPDF.objects.filter(report=issued, status=ReportPDF.Status.READY).exists()
+    if unrendered and (refused := _too_many(request, "pdf")):
+        return refused
     permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
     response = HttpResponse(
         bundle.archive(issued, permalink, tasks.pdf_bytes(issued, permalink)), content_type="application/zip"
@@ -499,6 +572,8 @@ def report_bundle(request: HttpRequest, report_id: UUID) -> HttpResponse:
 def report_pdf_retry(request: HttpRequest, report_id: UUID) -> HttpResponse:
     """Forget a failed or stalled render and try again."""
     issued = get_object_or_404(Report, id=report_id)
+    if refused := _too_many(request, "pdf"):
+        return refused
     paper = request.POST.get("paper", ReportPDF.Paper.A4)
     for stored in ReportPDF.objects.filter(report=issued, paper=paper).exclude(status=ReportPDF.Status.READY):
         if stored.status == ReportPDF.Status.FAILED or stored.stalled:
@@ -594,6 +669,18 @@ def _error_page(
         response = HttpResponse(render_to_string(template), status=status)
     if retry_after:
         response["Retry-After"] = str(retry_after)
+    return response
+
+
+def too_many_requests(request: HttpRequest, exception: Exception | None = None, retry_after: int = 60):
+    """Over a rate limit: 429, saying how long to wait (the API gets JSON); nothing was saved or lost."""
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            {"detail": "Too many requests from this address; try again later."}, status=429
+        )
+    else:
+        response = render(request, "429.html", {"retry_after": retry_after}, status=429)
+    response["Retry-After"] = str(retry_after)
     return response
 
 
