@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 from collections import Counter
+from urllib.parse import urlencode
 
 import django
 
@@ -50,7 +51,8 @@ def main() -> None:
         for step in STEPS:
             for assessment in (own[index], shared):
                 url = reverse("advisor:step", args=[assessment.id, step])
-                status = client.post(url, {"answer": answers[step], "direction": "next"}).status_code
+                form = urlencode({"answer": answers[step], "direction": "next"})
+                status = client.post(url, form, content_type="application/x-www-form-urlencoded").status_code
                 with lock:
                     outcomes["saved" if status == 302 else f"status {status}"] += 1
             if index % 4 == 0:

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.core.cache import caches
+from django.test import Client
 from playwright.sync_api import sync_playwright
 
 from advisor import knowledge, knowledge_base, pdf
@@ -30,10 +32,36 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def fresh_caches(monkeypatch):
-    """Each test rolls its database back, so version numbers repeat across tests: start caches empty."""
+def fresh_caches(monkeypatch, request):
+    """Each test rolls its database back, so version numbers repeat across tests: start caches empty.
+
+    The shared cache (rate-limit counters) is a database table, rolled back with the rest, except
+    after tests that commit: those start it empty.
+    """
     monkeypatch.setattr(knowledge, "_cache", None)
-    cache.clear()
+    caches["default"].clear()
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction")):
+        request.getfixturevalue("transactional_db")
+        caches["shared"].clear()
+
+
+class FormClient(Client):
+    """The test client, posting forms URL-encoded as browsers and htmx do (the site refuses multipart)."""
+
+    def post(self, path, data=None, content_type=None, **extra):
+        if content_type is None and isinstance(data, dict):
+            return super().post(
+                path, urlencode(data, doseq=True), content_type="application/x-www-form-urlencoded", **extra
+            )
+        return super().post(
+            path, data, content_type=content_type or "application/x-www-form-urlencoded", **extra
+        )
+
+
+@pytest.fixture
+def client():
+    return FormClient()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from advisor import knowledge
 from advisor.models import Assessment, Report
+from tests.conftest import FormClient
 
 pytestmark = pytest.mark.django_db
 
@@ -158,9 +159,7 @@ def test_back_with_nothing_chosen_just_goes_back(client, assessment):
 
 
 def test_missing_csrf_token_is_refused_plainly_and_nothing_is_lost(assessment):
-    from django.test import Client
-
-    strict = Client(enforce_csrf_checks=True)
+    strict = FormClient(enforce_csrf_checks=True)
     assessment.answers = {"scope": ["app-service"]}
     assessment.save()
     response = strict.post(step_url(assessment, "endpoints"), {"answer": ["servers"]})
@@ -233,10 +232,13 @@ def test_step_queries_are_bounded(client, assessment):
         client.get(step_url(assessment, "endpoints"))
     with CaptureQueriesContext(connection) as post_queries:
         client.post(step_url(assessment, "endpoints"), {"answer": ["servers"]}, **HTMX)
-    # GET: the assessment and the knowledge-base version. POST: the locked read, the version, the update.
-    assert len(get_queries) == 2, [q["sql"] for q in get_queries]
+    # GET: the assessment, the knowledge-base version and the server-side session. POST: the locked
+    # read, the version, the update, and the session (read to keep this browser's assessments).
+    assert len(get_queries) == 3, [q["sql"] for q in get_queries]
+    assert sum("django_session" in q["sql"] for q in get_queries) == 1
     statements = [q["sql"] for q in post_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(statements) == 3, statements
+    assert len(statements) == 4, statements
+    assert sum("django_session" in sql for sql in statements) == 1
 
 
 def test_an_edited_option_shows_at_once_although_steps_are_cached(client, assessment):
