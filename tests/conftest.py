@@ -94,6 +94,11 @@ def browser():
         browser.close()
 
 
+def is_problem(message) -> bool:
+    """Console errors, and the warning Chromium gives for a header it cannot apply in full."""
+    return message.type == "error" or (message.type == "warning" and "Permissions-Policy" in message.text)
+
+
 @pytest.fixture
 def page(browser):
     """A fresh page; the test fails if the page logged an error or broke the Content Security Policy."""
@@ -105,7 +110,7 @@ def page(browser):
     page = context.new_page()
     problems: list[str] = []
     page.problems = problems  # a test that causes a violation on purpose clears it here
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("console", lambda message: problems.append(message.text) if is_problem(message) else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
     yield page
     context.close()
