@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "advisor.middleware.RequestLimitsMiddleware",
     "advisor.middleware.PrivatePagesMiddleware",
+    "advisor.owned.OwnedAssessmentsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -241,6 +242,7 @@ SECURE_CSP = {
 
 # Sessions live in the database, so logging out or changing a password ends them for good: a copied
 # cookie is worth nothing afterwards. `manage.py clearsessions` removes expired ones (make serve runs it).
+# Only admins need one: the wizard keeps this browser's assessments in a signed cookie (advisor.owned).
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

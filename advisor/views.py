@@ -25,14 +25,13 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation
 
-from advisor import bundle, decision, engine, knowledge, limits, pdf, reports, tasks
+from advisor import bundle, decision, engine, knowledge, limits, owned, pdf, reports, tasks
 from advisor.forms import FeedbackForm, ReportCoverForm, StepForm
 from advisor.models import Assessment, Feedback, KnowledgeBaseVersion, Report, ReportPDF, UseCaseProfile
 
 logger = logging.getLogger(__name__)
 
 RECENT_KEPT = 8
-OWNED_KEPT = 200
 # What a database that cannot be reached raises: refused or dropped connections, a locked or missing file.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 ARIA_CURRENT = mark_safe(' aria-current="step"')
@@ -40,22 +39,11 @@ ANSWERED = mark_safe('<span class="visually-hidden"> (answered)</span>')
 
 
 def _remember(request: HttpRequest, assessment: Assessment) -> None:
-    """This browser's assessments: the recent ones for the start page, and every one it may edit.
+    """This browser may edit the assessments it started or opened through their edit link.
 
-    A browser may edit the assessments it started or opened through their edit link; a report's
-    permalink alone gives no such right (see `_owns`).
+    A report's permalink alone gives no such right (see `owned.owns`).
     """
-    key = str(assessment.id)
-    for name, kept in (("recent", RECENT_KEPT), ("owned", OWNED_KEPT)):
-        current = request.session.get(name, [])
-        updated = [key, *(other for other in current if other != key)][:kept]
-        if updated != current:
-            request.session[name] = updated
-
-
-def _owns(request: HttpRequest, assessment_id: UUID | None) -> bool:
-    """Whether this browser holds the edit link of the assessment (it started or opened it)."""
-    return assessment_id is not None and str(assessment_id) in request.session.get("owned", [])
+    owned.remember(request, assessment.id)
 
 
 def _too_many(request: HttpRequest, group: str) -> HttpResponse | None:
@@ -72,7 +60,7 @@ def _is_partial(request: HttpRequest) -> bool:
 def home(request: HttpRequest) -> HttpResponse:
     """What the tool does, how to start, and this browser's recent assessments."""
     kb = knowledge.current()
-    recent_ids = request.session.get("recent", [])
+    recent_ids = owned.ids(request)[:RECENT_KEPT]
     recent = sorted(
         Assessment.objects.filter(id__in=recent_ids).select_related("profile").prefetch_related("reports"),
         key=lambda a: recent_ids.index(str(a.id)),
@@ -398,7 +386,7 @@ def _report_page(request: HttpRequest, issued: Report, *, status: int = 200, **e
     permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
     context = {
         **reports.context(issued, permalink),
-        "owner": _owns(request, issued.assessment_id),
+        "owner": owned.owns(request, issued.assessment_id),
         # The version served, not the newest: while the newest has problems, reports come from an older one.
         "kb_version": knowledge.current().version,
         "feedback_form": extra.pop("feedback_form", None) or FeedbackForm(),
@@ -449,7 +437,7 @@ def reevaluate(request: HttpRequest, report_id: UUID) -> HttpResponse:
         kb,
         answers,
         # A reader of the permalink gets a new report without attaching it to someone else's assessment.
-        assessment=issued.assessment if _owns(request, issued.assessment_id) else None,
+        assessment=issued.assessment if owned.owns(request, issued.assessment_id) else None,
         title=issued.title,
         organisation=issued.organisation,
         previous=issued,

@@ -20,16 +20,19 @@ def main() -> None:
     from advisor.models import Assessment
 
     client = Client()
-    client.post(reverse("advisor:start"))
+    form = "application/x-www-form-urlencoded"  # the site refuses the test client's default, multipart
+    client.post(reverse("advisor:start"), "", content_type=form)
     assessment = Assessment.objects.get()
-    client.post(reverse("advisor:step", args=[assessment.id, "scope"]), {"answer": "remote-users"})
+    client.post(
+        reverse("advisor:step", args=[assessment.id, "scope"]), "answer=remote-access", content_type=form
+    )
     step = reverse("advisor:step", args=[assessment.id, "endpoints"])
     answers = iter([["managed-devices"], ["managed-devices", "unmanaged-devices"]] * 1000)
 
     def post_step() -> None:
         # As htmx sends a form: URL-encoded, not the test client's default multipart.
         body = urlencode({"answer": next(answers)}, doseq=True)
-        response = client.post(step, body, content_type="application/x-www-form-urlencoded", **HTMX)
+        response = client.post(step, body, content_type=form, **HTMX)
         assert response.status_code == 200 and "HX-Location" in response, response
 
     actions = {

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from advisor import knowledge
+from advisor import knowledge, owned
 from advisor.models import Assessment, Report
 from tests.conftest import FormClient
 
@@ -34,7 +35,13 @@ def test_start_creates_an_assessment_and_opens_the_first_question(client):
     assessment = Assessment.objects.get()
     assert response.status_code == 302
     assert response["Location"] == step_url(assessment, knowledge.current().questions[0].slug)
-    assert client.session["recent"] == [str(assessment.id)]
+    cookie = response.cookies["assessments"]
+    later = RequestFactory().get("/", HTTP_COOKIE=f"assessments={cookie.value}")
+    assert owned.ids(later) == [str(assessment.id)]
+    forged = RequestFactory().get("/", HTTP_COOKIE=f"assessments={assessment.id}:forged")
+    assert owned.ids(forged) == []
+    assert cookie["httponly"] and cookie["secure"] and cookie["samesite"] == "Lax"
+    assert "sessionid" not in response.cookies  # the wizard needs no server-side session
 
 
 def test_start_from_a_profile_prefills_answers_and_opens_the_review(client):
@@ -232,13 +239,11 @@ def test_step_queries_are_bounded(client, assessment):
         client.get(step_url(assessment, "endpoints"))
     with CaptureQueriesContext(connection) as post_queries:
         client.post(step_url(assessment, "endpoints"), {"answer": ["servers"]}, **HTMX)
-    # GET: the assessment, the knowledge-base version and the server-side session. POST: the locked
-    # read, the version, the update, and the session (read to keep this browser's assessments).
-    assert len(get_queries) == 3, [q["sql"] for q in get_queries]
-    assert sum("django_session" in q["sql"] for q in get_queries) == 1
+    # GET: the assessment and the knowledge-base version. POST: the locked read, the version, the update.
+    # This browser's assessments live in a signed cookie, so no session is read.
+    assert len(get_queries) == 2, [q["sql"] for q in get_queries]
     statements = [q["sql"] for q in post_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(statements) == 4, statements
-    assert sum("django_session" in sql for sql in statements) == 1
+    assert len(statements) == 3, statements
 
 
 def test_an_edited_option_shows_at_once_although_steps_are_cached(client, assessment):
