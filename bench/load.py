@@ -356,6 +356,7 @@ def production_server(startup_seconds: float = 300) -> Iterator[tuple[str, int]]
                     if server.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"make serve did not come up:\n{log_path.read_text()[-3000:]}")
                     time.sleep(0.5)
+                settle(server.pid)
                 yield base, server.pid
             finally:
                 # make waits for gunicorn, which stops its workers within graceful_timeout (20 s).
@@ -366,6 +367,20 @@ def production_server(startup_seconds: float = 300) -> Iterator[tuple[str, int]]
                 except subprocess.TimeoutExpired:
                     os.killpg(server.pid, signal.SIGKILL)
                     server.wait(timeout=10)
+
+
+def settle(pid: int, timeout: float = 60) -> None:
+    """Wait until every worker has booted and built its knowledge base: the server falls idle.
+
+    The first worker answers /healthz before the others are ready; a phase started then would
+    open every keep-alive connection on that one worker and measure a single process.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = server_cpu_seconds(pid)
+        time.sleep(0.5)
+        if server_cpu_seconds(pid) - before < 0.05:
+            return
 
 
 def healthy(base: str) -> bool:
