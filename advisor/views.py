@@ -38,14 +38,6 @@ ARIA_CURRENT = mark_safe(' aria-current="step"')
 ANSWERED = mark_safe('<span class="visually-hidden"> (answered)</span>')
 
 
-def _remember(request: HttpRequest, assessment: Assessment) -> None:
-    """This browser may edit the assessments it started or opened through their edit link.
-
-    A report's permalink alone gives no such right (see `owned.owns`).
-    """
-    owned.remember(request, assessment.id)
-
-
 def _too_many(request: HttpRequest, group: str) -> HttpResponse | None:
     """Count this request against its rate limit; the 429 page once the client is over it."""
     wait = limits.seconds_to_wait(request, group)
@@ -91,7 +83,7 @@ def start(request: HttpRequest) -> HttpResponse:
         answers={q: list(o) for q, o in profile.answers.items()} if profile else {},
         profile=UseCaseProfile.objects.filter(slug=slug).first() if profile else None,
     )
-    _remember(request, assessment)
+    owned.remember(request, assessment.id)
     if profile:
         messages.info(
             request, f"Answers filled in for “{profile.name}”. Check each one; change any that differ."
@@ -219,7 +211,7 @@ def _step(request: HttpRequest, assessment: Assessment, kb: engine.KnowledgeBase
             f"“{question.title}” is not asked after your other answers, so it was skipped. Nothing was lost.",
         )
         return _go(request, reverse("advisor:review", args=[assessment.id]))
-    _remember(request, assessment)
+    owned.remember(request, assessment.id)
 
     if request.method == "GET":
         form = StepForm(question, initial={"answer": _initial(question, answers.get(slug, ()))})
@@ -349,7 +341,7 @@ def review(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
     """Every answer with a link to change it, the engine's warnings, then the recommendation."""
     assessment = get_object_or_404(Assessment, id=assessment_id)
     kb = knowledge.current()
-    _remember(request, assessment)
+    owned.remember(request, assessment.id)
     dropped = _drop_stale_answers(assessment, kb)
     context = _review_context(assessment, kb)
     cover = ReportCoverForm(request.POST if request.method == "POST" else None)
@@ -458,7 +450,7 @@ def copy_answers(request: HttpRequest, report_id: UUID) -> HttpResponse:
     kb = knowledge.current()
     answers, dropped = engine.fit_answers(kb, issued.answer_map())
     assessment = Assessment.objects.create(answers={slug: list(options) for slug, options in answers.items()})
-    _remember(request, assessment)
+    owned.remember(request, assessment.id)
     messages.info(
         request,
         "This is a new assessment with the report's answers; the report stays as it was. "
@@ -545,7 +537,10 @@ def report_bundle(request: HttpRequest, report_id: UUID) -> HttpResponse:
     issued = get_object_or_404(Report, id=report_id)
     if not bundle.has_bundle(issued):
         raise Http404("Reports issued before designs had parts have no bundle; re-evaluate it.")
-    unrendered = not ReportPDF.objects.filter(report=issued, status=ReportPDF.Status.READY).exists()
+    # The bundle carries the A4 PDF: counted only when that has still to be rendered.
+    unrendered = not ReportPDF.objects.filter(
+        report=issued, paper=ReportPDF.Paper.A4, status=ReportPDF.Status.READY
+    ).exists()
     if unrendered and (refused := _too_many(request, "pdf")):
         return refused
     permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
