@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.utils.text import slugify
 from pydantic import BaseModel, Field
 
+from advisor import engine
 from advisor.models import Report
 
 RECORD_FORMAT = 1
@@ -210,7 +211,9 @@ def as_json(decision: DecisionRecord) -> str:
 
 def as_markdown(decision: DecisionRecord) -> str:
     """The record for people: the sections of an architecture decision record, in plain Markdown."""
-    return render_to_string("advisor/decision_record.md", {"record": decision})
+    return render_to_string(
+        "advisor/decision_record.md", {"record": decision, "close_call_margin": engine.CLOSE_CALL}
+    )
 
 
 def filename(report: Report, extension: str) -> str:

@@ -185,7 +185,7 @@ def context(report: Report, permalink: str) -> dict:
             "body_template": "advisor/_report_body_v1.html",
             "chart": chart(result),
             "deciding": _deciding(result["weights"]),
-            "close_call": result["margin"] is not None and result["margin"] < 3,
+            "close_call": result["margin"] is not None and result["margin"] < engine.CLOSE_CALL,
         }
     parts = [
         {**part, "chart": chart(part), "deciding": _deciding(part["weights"]), "number": number}
