@@ -26,11 +26,11 @@ def main() -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from advisor import knowledge_base
+    from advisor import fixture_io
     from advisor.models import Assessment, KnowledgeBaseVersion
 
     call_command("migrate", verbosity=0)
-    knowledge_base.load()
+    fixture_io.load()
     answers = {
         "scope": "site-link",
         "endpoints": "gateways",

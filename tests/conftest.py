@@ -10,7 +10,7 @@ from django.core.cache import caches
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
-from advisor import knowledge, knowledge_base, pdf
+from advisor import fixture_io, knowledge, pdf
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -28,7 +28,7 @@ CHROMIUM_FLAGS = [
 def django_db_setup(django_db_setup, django_db_blocker):
     """Every test starts from the shipped knowledge base, loaded once per session."""
     with django_db_blocker.unblock():
-        knowledge_base.load()
+        fixture_io.load()
 
 
 @pytest.fixture(autouse=True)
@@ -80,8 +80,8 @@ def staff_client(client, admin_user):
 @pytest.fixture
 def reload_kb(transactional_db):
     """Transactional tests flush the database; put the shipped knowledge base back for them."""
-    if knowledge_base.is_empty():
-        knowledge_base.load()
+    if fixture_io.is_empty():
+        fixture_io.load()
 
 
 @pytest.fixture(scope="session")

@@ -21,11 +21,11 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from advisor import knowledge, knowledge_base
+    from advisor import fixture_io, knowledge
     from advisor.models import Assessment
 
     call_command("migrate", verbosity=0)
-    knowledge_base.load()
+    fixture_io.load()
     assessment = Assessment.objects.create()
     connection.close()
     outcome: dict[str, object] = {}

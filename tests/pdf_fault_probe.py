@@ -22,11 +22,11 @@ def main(reports_wanted: int, copies: int) -> None:
     from django.urls import reverse
     from django_tasks_db.models import DBTaskResult
 
-    from advisor import knowledge, knowledge_base, reports, tasks
+    from advisor import fixture_io, knowledge, reports, tasks
     from advisor.models import ReportPDF
 
     call_command("migrate", verbosity=0)
-    knowledge_base.load()
+    fixture_io.load()
     kb = knowledge.current()
     client = Client(HTTP_HOST="localhost")
     ids, statuses = [], []

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from advisor import knowledge_base
+from advisor import fixture_io
 from advisor.models import KNOWLEDGE_BASE_MODELS, KnowledgeBaseVersion, Rating
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def test_an_admin_edit_survives_a_second_load():
 def test_load_into_an_empty_database_and_replace_on_request():
     for model in reversed(KNOWLEDGE_BASE_MODELS):
         model.objects.all().delete()
-    assert knowledge_base.is_empty()
+    assert fixture_io.is_empty()
     assert "Knowledge base version" in run_load_command()
     loaded = row_counts()
     assert all(loaded.values())
@@ -67,7 +67,7 @@ def test_load_into_an_empty_database_and_replace_on_request():
 
 
 def test_export_reproduces_the_shipped_fixture_exactly():
-    assert knowledge_base.export_json() == knowledge_base.SHIPPED_FIXTURE.read_text(encoding="utf-8")
+    assert fixture_io.export_json() == fixture_io.SHIPPED_FIXTURE.read_text(encoding="utf-8")
 
 
 def test_export_and_reimport_lose_nothing(tmp_path):
@@ -79,12 +79,12 @@ def test_export_and_reimport_lose_nothing(tmp_path):
     first_export = exported.read_text(encoding="utf-8")
     assert "natural" not in first_export and '"pk"' not in first_export
     call_command("load_knowledge_base", "--replace", "--fixture", str(exported), stdout=StringIO())
-    assert knowledge_base.export_json() == first_export
+    assert fixture_io.export_json() == first_export
     assert Rating.objects.filter(rationale="A maintainer's wording, with “quotes”.").count() == 1
 
 
 def test_fixture_is_valid_json_without_database_ids():
-    data = json.loads(knowledge_base.SHIPPED_FIXTURE.read_text(encoding="utf-8"))
+    data = json.loads(fixture_io.SHIPPED_FIXTURE.read_text(encoding="utf-8"))
     assert all("pk" not in row for row in data)
     assert {row["model"] for row in data} == {
         f"advisor.{model._meta.model_name}" for model in KNOWLEDGE_BASE_MODELS

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from advisor import knowledge_base
+from advisor import fixture_io
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", "-o", type=Path, help="File to write; stdout when omitted.")
 
     def handle(self, *args, output: Path | None, **options) -> None:
-        text = knowledge_base.export_json()
+        text = fixture_io.export_json()
         if output is None:
             self.stdout.write(text, ending="")
             return

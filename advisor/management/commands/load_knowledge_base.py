@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from advisor import knowledge_base
+from advisor import fixture_io
 from advisor.models import KnowledgeBaseVersion
 
 
@@ -15,13 +15,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--fixture", type=Path, default=knowledge_base.SHIPPED_FIXTURE)
+        parser.add_argument("--fixture", type=Path, default=fixture_io.SHIPPED_FIXTURE)
         parser.add_argument("--replace", action="store_true", help="Delete the current knowledge base first.")
 
     def handle(self, *args, fixture: Path, replace: bool, **options) -> None:
         if not fixture.is_file():
             raise CommandError(f"No fixture at {fixture}.")
-        if not replace and not knowledge_base.is_empty():
+        if not replace and not fixture_io.is_empty():
             latest = KnowledgeBaseVersion.objects.first()
             where = (
                 f"version {latest.number} of {latest.created_at:%Y-%m-%d %H:%M} UTC" if latest else "present"
@@ -31,5 +31,5 @@ class Command(BaseCommand):
                 "Use --replace to discard them and load the shipped fixture."
             )
             return
-        version = knowledge_base.load(fixture, replace=replace)
+        version = fixture_io.load(fixture, replace=replace)
         self.stdout.write(self.style.SUCCESS(f"Knowledge base version {version.number}: {version.message}"))
