@@ -34,10 +34,27 @@ class SlugManager(models.Manager):
         return self.get(slug=slug)
 
 
-class Reference(models.Model):
-    """A public source that a fact in the knowledge base can be traced to."""
+class SlugKeyed(models.Model):
+    """A knowledge-base record that fixtures name by its slug rather than its database id.
+
+    A subclass whose records point at other records repeats `natural_key` only to attach
+    `natural_key.dependencies`, which tells the fixture export what to write first.
+    """
 
     slug = models.SlugField(max_length=60, unique=True)
+
+    objects = SlugManager()
+
+    class Meta:
+        abstract = True
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+
+class Reference(SlugKeyed):
+    """A public source that a fact in the knowledge base can be traced to."""
+
     identifier = models.CharField(
         max_length=80,
         unique=True,
@@ -48,19 +65,14 @@ class Reference(models.Model):
     year = models.PositiveSmallIntegerField(validators=[MinValueValidator(1970), MaxValueValidator(2100)])
     url = models.URLField("URL", max_length=300)
 
-    objects = SlugManager()
-
     class Meta:
         ordering = ["identifier"]
 
     def __str__(self) -> str:
         return self.identifier
 
-    def natural_key(self) -> tuple[str]:
-        return (self.slug,)
 
-
-class Protocol(models.Model):
+class Protocol(SlugKeyed):
     """One way to protect data in transit that the advisor can recommend."""
 
     class Family(models.TextChoices):
@@ -76,7 +88,6 @@ class Protocol(models.Model):
         TUNNEL = "tunnel", "Application layer carrying network traffic"
         BOTH = "both", "Network and application"
 
-    slug = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=80, unique=True)
     family = models.CharField(max_length=20, choices=Family)
     layer = models.CharField(max_length=20, choices=Layer)
@@ -97,33 +108,25 @@ class Protocol(models.Model):
     )
     references = models.ManyToManyField(Reference, related_name="protocols")
 
-    objects = SlugManager()
-
     class Meta:
         ordering = ["order", "name"]
 
     def __str__(self) -> str:
         return self.name
 
-    def natural_key(self) -> tuple[str]:
-        return (self.slug,)
 
-
-class Flow(models.Model):
+class Flow(SlugKeyed):
     """A kind of traffic flow a design can protect: a link between sites, remote access, a public service.
 
     A case may name several flows; the engine designs one part for each, scored
     with the answers that bear on that flow.
     """
 
-    slug = models.SlugField(max_length=60, unique=True)
     name = models.CharField(
         max_length=80, unique=True, help_text="Names the part of a design, e.g. “Link between sites”."
     )
     description = models.TextField(help_text="What this flow covers, in the user's words.")
     order = models.PositiveSmallIntegerField(default=0, help_text="Position of this part in a design.")
-
-    objects = SlugManager()
 
     class Meta:
         ordering = ["order", "name"]
@@ -131,14 +134,10 @@ class Flow(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def natural_key(self) -> tuple[str]:
-        return (self.slug,)
 
-
-class Criterion(models.Model):
+class Criterion(SlugKeyed):
     """A property that distinguishes protocols; answers decide how much it matters."""
 
-    slug = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=80, unique=True)
     description = models.TextField(help_text="What a high rating on this criterion means.")
     base_weight = models.PositiveSmallIntegerField(
@@ -148,17 +147,12 @@ class Criterion(models.Model):
     )
     order = models.PositiveSmallIntegerField(default=0)
 
-    objects = SlugManager()
-
     class Meta:
         ordering = ["order", "name"]
         verbose_name_plural = "criteria"
 
     def __str__(self) -> str:
         return self.name
-
-    def natural_key(self) -> tuple[str]:
-        return (self.slug,)
 
 
 class RatingManager(models.Manager):
@@ -200,14 +194,13 @@ class Rating(models.Model):
     natural_key.dependencies = ["advisor.protocol", "advisor.criterion"]
 
 
-class Question(models.Model):
+class Question(SlugKeyed):
     """A wizard question, asked in `order`, optionally only after certain answers."""
 
     class Kind(models.TextChoices):
         SINGLE = "single", "Single choice"
         MULTIPLE = "multiple", "Multiple choice"
 
-    slug = models.SlugField(max_length=60, unique=True)
     order = models.PositiveSmallIntegerField(unique=True)
     title = models.CharField(max_length=60, help_text="Short step title for the progress bar.")
     text = models.CharField(max_length=250)
@@ -234,16 +227,11 @@ class Question(models.Model):
         help_text="Ask this question only when one of these options was chosen in an earlier question.",
     )
 
-    objects = SlugManager()
-
     class Meta:
         ordering = ["order"]
 
     def __str__(self) -> str:
         return f"{self.order}. {self.title}"
-
-    def natural_key(self) -> tuple[str]:
-        return (self.slug,)
 
 
 class OptionManager(models.Manager):
@@ -419,10 +407,9 @@ class OptionEffect(models.Model):
             raise ValidationError(errors)
 
 
-class UseCaseProfile(models.Model):
+class UseCaseProfile(SlugKeyed):
     """A typical situation with preset answers and the protocol an expert expects."""
 
-    slug = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=100, unique=True)
     order = models.PositiveSmallIntegerField(default=0)
     description = models.TextField()
@@ -432,17 +419,12 @@ class UseCaseProfile(models.Model):
     )
     references = models.ManyToManyField(Reference, related_name="profiles")
 
-    objects = SlugManager()
-
     class Meta:
         ordering = ["order", "name"]
         verbose_name = "use-case profile"
 
     def __str__(self) -> str:
         return self.name
-
-    def natural_key(self) -> tuple[str]:
-        return (self.slug,)
 
 
 class ProfileAnswerManager(models.Manager):
@@ -484,7 +466,7 @@ class ProfileAnswer(models.Model):
             )
 
 
-class ConsistencyRule(models.Model):
+class ConsistencyRule(SlugKeyed):
     """A combination of answers that is contradictory or risky, and what to tell the user about it."""
 
     class Severity(models.TextChoices):
@@ -492,7 +474,6 @@ class ConsistencyRule(models.Model):
         RISK = "risk", "Risk: the answers point to a known pitfall"
         NOTE = "note", "Note: worth knowing"
 
-    slug = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=100, unique=True)
     severity = models.CharField(max_length=10, choices=Severity, default=Severity.RISK)
     message = models.TextField(help_text="What is wrong or risky, and what to do about it.")
@@ -509,8 +490,6 @@ class ConsistencyRule(models.Model):
     )
     references = models.ManyToManyField(Reference, blank=True, related_name="rules")
 
-    objects = SlugManager()
-
     class Meta:
         ordering = ["name"]
         verbose_name = "consistency warning"
@@ -519,12 +498,12 @@ class ConsistencyRule(models.Model):
         return self.name
 
     def natural_key(self) -> tuple[str]:
-        return (self.slug,)
+        return super().natural_key()
 
     natural_key.dependencies = ["advisor.option", "advisor.reference"]
 
 
-class Guidance(models.Model):
+class Guidance(SlugKeyed):
     """A checklist item, pitfall or configuration note, shown only when the answers call for it.
 
     An item applies to a part of a design when the part uses one of its
@@ -576,8 +555,6 @@ class Guidance(models.Model):
     )
     references = models.ManyToManyField(Reference, through="GuidanceSource", related_name="guidance")
 
-    objects = SlugManager()
-
     class Meta:
         ordering = ["order", "slug"]
         verbose_name_plural = "guidance"
@@ -586,7 +563,7 @@ class Guidance(models.Model):
         return self.title
 
     def natural_key(self) -> tuple[str]:
-        return (self.slug,)
+        return super().natural_key()
 
     natural_key.dependencies = ["advisor.protocol", "advisor.flow", "advisor.option", "advisor.reference"]
 
@@ -852,10 +829,9 @@ class Feedback(models.Model):
         return f"{'Agrees' if self.agrees else 'Disagrees'} with {self.report.primary_name}"
 
 
-class SourceDisagreement(models.Model):
+class SourceDisagreement(SlugKeyed):
     """Where the cited sources do not say the same thing; reports show it when it bears on the advice."""
 
-    slug = models.SlugField(max_length=60, unique=True)
     topic = models.CharField(max_length=120)
     summary = models.TextField(
         help_text="Each side's position, in plain words, and what it means in practice."
@@ -871,8 +847,6 @@ class SourceDisagreement(models.Model):
     )
     references = models.ManyToManyField(Reference, related_name="disagreements")
 
-    objects = SlugManager()
-
     class Meta:
         ordering = ["topic"]
 
@@ -880,7 +854,7 @@ class SourceDisagreement(models.Model):
         return self.topic
 
     def natural_key(self) -> tuple[str]:
-        return (self.slug,)
+        return super().natural_key()
 
     natural_key.dependencies = ["advisor.protocol", "advisor.flow", "advisor.reference"]
 
