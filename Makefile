@@ -7,7 +7,8 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -53,7 +54,7 @@ endef
 PG_DEBS := postgresql
 PG_PORT ?= 54329
 
-.PHONY: help install run serve worker test test-postgres lint format clean
+.PHONY: help install run serve worker test test-postgres lint format lock clean
 
 help:
 	@echo "make run      set up, load the knowledge base and serve http://$(HOST):$(PORT) (SQLite)"
@@ -61,9 +62,9 @@ help:
 	@echo "make test-postgres  the same suite against a throwaway PostgreSQL cluster on 127.0.0.1"
 	@echo "make serve    production serving: gunicorn, DEBUG off, static files by WhiteNoise (needs SECRET_KEY)"
 	@echo "make worker   the task worker that renders report PDFs (with TASK_BACKEND=database)"
-	@echo "make install  set up the virtual environment and packages only"
+	@echo "make install  set up the virtual environment with the packages that run the app (make test adds the test tools)"
 
-$(STAMP): pyproject.toml requirements.lock
+$(RUN_STAMP): pyproject.toml requirements/run.lock
 	@if [ -z "$(PYTHON)" ]; then \
 		echo "Python 3.12 or newer is required and was not found. Install it with: sudo apt-get install python3 python3-venv (Ubuntu 24.04+), or pyenv install 3.12 (Debian 12)." >&2; \
 		exit 1; \
@@ -71,11 +72,18 @@ $(STAMP): pyproject.toml requirements.lock
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV) || { \
 		echo "Could not create a virtual environment. Install venv with: sudo apt-get install python3-venv" >&2; \
 		rm -rf $(VENV); exit 1; }
-	@echo "Installing Python packages into $(VENV) ..."
-	@$(PY) -m pip install -qq --disable-pip-version-check --require-hashes -r requirements.lock
-	@touch $(STAMP)
+	@echo "Installing the packages that run the app into $(VENV) ..."
+	@$(PY) -m pip install -qq --disable-pip-version-check --require-hashes -r requirements/run.lock
+	@touch $(RUN_STAMP)
 
-install: $(STAMP)
+# The test lock holds every package of the run lock at the same version, plus the test, type-checking
+# and benchmark tools.
+$(TEST_STAMP): $(RUN_STAMP) requirements/test.lock
+	@echo "Installing the test tools into $(VENV) ..."
+	@$(PY) -m pip install -qq --disable-pip-version-check --require-hashes -r requirements/test.lock
+	@touch $(TEST_STAMP)
+
+install: $(RUN_STAMP)
 	@$(call debs,$(RUN_DEBS))
 	@$(PY) -c 'import weasyprint' >/dev/null 2>&1 || { \
 		echo "WeasyPrint cannot load Pango. Install it with: sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0" >&2; \
@@ -112,17 +120,18 @@ worker: install
 	@[ -n "$${SECRET_KEY:-}" ] || { echo "SECRET_KEY is not set (see make serve)." >&2; exit 1; }
 	@DEBUG=0 TASK_BACKEND=database exec $(PY) manage.py db_worker
 
-test: install
+test: install $(TEST_STAMP)
 	@$(call debs,$(TEST_DEBS))
 	@$(VENV)/bin/ruff check --quiet .
 	@$(VENV)/bin/ruff format --check --quiet .
+	@$(VENV)/bin/mypy
 	@$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings >/dev/null || { \
 		echo "Model changes without a migration: run $(PY) manage.py makemigrations" >&2; exit 1; }
 	@$(VENV)/bin/pytest
 
 # A throwaway PostgreSQL cluster, owned by an unprivileged user (postgres when run as root), listening
 # on 127.0.0.1 only; stopped and deleted when the tests end, whatever their outcome.
-test-postgres: install
+test-postgres: install $(TEST_STAMP)
 	@$(call debs,$(TEST_DEBS) $(PG_DEBS))
 	@bin=$$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); \
 	data=$$(mktemp -d /tmp/advisor-postgres.XXXXXX); \
@@ -135,13 +144,22 @@ test-postgres: install
 	echo "PostgreSQL $$("$$bin/postgres" --version | awk '{print $$3}') on 127.0.0.1:$(PG_PORT)"; \
 	DATABASE_URL=postgres://advisor@127.0.0.1:$(PG_PORT)/advisor $(VENV)/bin/pytest
 
-lint: install
+lint: $(TEST_STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 
-format: install
+format: $(TEST_STAMP)
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
+
+# Re-resolve both locks from pyproject.toml, keeping every pin that still fits (uv is needed for this
+# only). The test lock is resolved within the run lock, so both hold the same versions.
+lock:
+	uv pip compile -q pyproject.toml --extra postgres --extra redis --python-version 3.12 --generate-hashes \
+		--custom-compile-command "make lock" -o requirements/run.lock
+	uv pip compile -q pyproject.toml --extra postgres --extra redis --extra test --extra bench \
+		-c requirements/run.lock --python-version 3.12 --generate-hashes \
+		--custom-compile-command "make lock" -o requirements/test.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
