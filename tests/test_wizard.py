@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.db import connection
 from django.test import RequestFactory
@@ -61,10 +63,42 @@ def test_start_from_an_unknown_profile_says_so(client):
 def test_home_lists_this_browsers_recent_assessments_only(client):
     client.post(reverse("advisor:start"))
     mine = Assessment.objects.get()
+    client.post(step_url(mine, "scope"), {"answer": "site-link"})
     Assessment.objects.create(answers={"scope": ["app-service"]})
     page = client.get(reverse("advisor:home")).content.decode()
     assert review_url(mine) in page
     assert page.count("/review/") == 1
+
+
+def recent_names(client) -> list[str]:
+    """The names of the recent assessments on the home page, top to bottom."""
+    page = client.get(reverse("advisor:home")).content.decode()
+    if 'class="recent"' not in page:
+        return []
+    listed = page.split('<ul class="recent">')[1].split("</ul>")[0]
+    return [html.unescape(item.split('/review/">')[1].split("</a>")[0]) for item in listed.split("<li>")[1:]]
+
+
+def test_home_names_recent_assessments_by_their_flows_or_report_title_and_leaves_out_empty_ones(client):
+    client.post(reverse("advisor:start"))
+    assert recent_names(client) == [], "an assessment without answers is not worth going back to"
+    empty = Assessment.objects.get()
+    client.post(step_url(empty, "scope"), {"answer": ["site-link", "remote-access"]})
+    assert recent_names(client) == ["Link between sites + Remote access for staff"]
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    titled = Assessment.objects.get(profile__slug="site-to-site")
+    client.post(review_url(titled), {"title": "Leeds and York offices"})
+    client.post(reverse("advisor:start"))
+    unsure = Assessment.objects.filter(answers={}).get()
+    client.post(step_url(unsure, "scope"), {"answer": "unknown"})
+    assert recent_names(client) == [
+        "What to protect: I don't know yet",
+        "Leeds and York offices",
+        "Link between sites + Remote access for staff",
+    ]
+    page = client.get(reverse("advisor:home")).content.decode()
+    assert "Assessment of" not in page
+    assert "from “Site-to-site link between offices or data centres”" in page
 
 
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["full page", "htmx fragment"])
@@ -266,7 +300,7 @@ def test_progress_links_answered_steps_and_marks_the_current_one(client, assessm
     assert f'<li class="done"><a href="{step_url(assessment, "scope")}"' in nav
     assert f'<li class="current"><a href="{step_url(assessment, "endpoints")}"' in nav
     assert 'aria-current="step"' in nav.split(step_url(assessment, "endpoints"))[2]
-    assert '<li class="todo"><span><span class="step-number">3</span>' in nav
+    assert '<li class="todo"><span><span class="step-number" aria-hidden="true"></span> ' in nav
     assert f'href="{review_url(assessment)}"' in nav
 
 
