@@ -23,7 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseLocation
+from django_htmx.http import HttpResponseLocation, push_url
 from django_htmx.middleware import HtmxDetails
 
 from advisor import bundle, decision, engine, knowledge, limits, owned, pdf, reports, tasks
@@ -322,7 +322,8 @@ def _step(
         if going_back and not request.POST.getlist("answer"):
             previous, _ = _neighbours(visible, slug)
             return _go(request, _step_or_start(assessment, previous))
-        return _render_step(request, assessment, kb, question, form)
+        # Shown again at the same address: the wizard's inherited hx-push-url must add no history entry.
+        return push_url(_render_step(request, assessment, kb, question, form), False)
     _save_answer(assessment, slug, form.cleaned_data["answer"])
     visible = engine.visible_questions(kb, assessment.answer_map())
     previous, following = _neighbours(visible, slug)

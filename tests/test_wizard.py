@@ -160,6 +160,7 @@ def test_unknown_option_is_refused_and_the_choice_stays_visible(client, assessme
     body = response.content.decode()
     assert "not one of the options" in body
     assert "<html" not in body
+    assert response["HX-Push-Url"] == "false", "the same step again adds no history entry"
     assert 'value="servers" ' in body and "checked" in body.split('value="servers"')[1].split(">")[0]
     assessment.refresh_from_db()
     assert assessment.answers == {}
