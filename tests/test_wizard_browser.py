@@ -116,6 +116,9 @@ def test_walks_with_javascript_swap_steps_follow_titles_focus_headings_and_issue
                 assert page.evaluate("document.activeElement.value") == "next"
                 page.keyboard.press("Tab")
                 assert page.evaluate("document.activeElement.value") == "back", "Back comes after Continue"
+                continue_box = page.locator("button[value=next]").bounding_box()
+                back_box = page.locator("button[value=back]").bounding_box()
+                assert continue_box["x"] < back_box["x"], "drawn in the order Tab visits them"
             answer(page, question, kb.profile(slug).answers[question.slug])
             check_swapped_step(page, totals)
         assert "/review/" in page.url
