@@ -159,8 +159,8 @@ def _progress(
 ) -> SafeString:
     """The progress list: each question on the longest possible path, linked once answered, then the review.
 
-    Answered and current questions carry their number, which no later answer
-    changes; questions still to come carry none, and those that only some
+    A question carries its number once no undecided question comes before it, so
+    a number shown never changes while answering; questions that only some
     answers ask say so.
 
     Built here rather than in a template: it is drawn on every step, and a template loop over
@@ -168,10 +168,12 @@ def _progress(
     """
     step_url = _step_url(assessment)
     asked = {question.slug: number for number, question in enumerate(visible, start=1)}
+    settled = True  # no question whose asking is still open comes before this one: its number is final
     items = []
     for question in possible:
         is_current, answered = question.slug == current, question.slug in assessment.answers
         if question.slug not in asked:
+            settled = False
             items.append(
                 format_html(
                     '<li class="todo maybe"><span><span class="step-number" aria-hidden="true"></span> '
@@ -184,8 +186,10 @@ def _progress(
         if not (is_current or answered):
             items.append(
                 format_html(
-                    '<li class="todo"><span><span class="step-number" aria-hidden="true"></span> '
+                    '<li class="todo"><span><span class="step-number"{}>{}</span> '
                     '<span class="step-title">{}</span></span></li>',
+                    "" if settled else mark_safe(' aria-hidden="true"'),
+                    asked[question.slug] if settled else "",
                     question.title,
                 )
             )
@@ -265,10 +269,29 @@ def _step_context(
         "returning": returning,
         # Opened from the review but never answered: a question that a changed answer has just added.
         "added": returning and question.slug not in answers,
+        "submit_label": _submit_label(assessment, visible, question, following, returning=returning),
         "review_url": reverse("advisor:review", args=[assessment.id]),
         "action": f"{action}?{THEN_REVIEW}" if returning else action,
         "partial": partial,
     }
+
+
+def _submit_label(
+    assessment: Assessment,
+    visible: tuple[engine.Question, ...],
+    question: engine.Question,
+    following: str | None,
+    *,
+    returning: bool,
+) -> str:
+    """What the main button does: says so when it leads back to the review."""
+    if returning:
+        return (
+            "Save and continue"
+            if _next_unanswered(assessment, visible, question.slug)
+            else "Save and return to review"
+        )
+    return "Continue" if following else "Review answers"
 
 
 @require_http_methods(["GET", "POST"])

@@ -301,8 +301,20 @@ def test_progress_links_answered_steps_and_marks_the_current_one(client, assessm
     assert f'<li class="done"><a href="{step_url(assessment, "scope")}"' in nav
     assert f'<li class="current"><a href="{step_url(assessment, "endpoints")}"' in nav
     assert 'aria-current="step"' in nav.split(step_url(assessment, "endpoints"))[2]
-    assert '<li class="todo"><span><span class="step-number" aria-hidden="true"></span> ' in nav
+    assert '<li class="todo"><span><span class="step-number">3</span>' in nav
     assert f'href="{review_url(assessment)}"' in nav
+
+
+def test_progress_numbers_only_questions_whose_number_no_answer_can_change(client, assessment):
+    body = client.get(step_url(assessment, "scope")).content.decode()
+    nav = body.split('<nav class="progress"')[1].split("</nav>")[0]
+    assert (
+        '<li class="todo"><span><span class="step-number">2</span> <span class="step-title">Endpoints' in nav
+    )
+    assert '<li class="todo maybe">' in nav.split("Endpoints")[1].split("</li>")[1]
+    assert 'Far end<span class="maybe-note"> (if your answers call for it)' in nav
+    unnumbered = '<span class="step-number" aria-hidden="true"></span> <span class="step-title">Applications'
+    assert unnumbered in nav, "after an undecided question, the number is not known yet"
 
 
 def test_compare_page_lists_every_rating_and_filters_by_criterion(client):
@@ -351,6 +363,10 @@ def test_a_change_that_opens_new_questions_walks_only_those_then_returns_to_the_
     assert response["Location"] == changed_from_review(assessment, "vpn-client")
     step = client.get(response["Location"]).content.decode()
     assert "Your change adds this question" in step
+    assert "Save and continue" in step, "another added question follows"
+    assert (
+        "Save and return to review" in client.get(changed_from_review(assessment, "reach")).content.decode()
+    )
     response = client.post(changed_from_review(assessment, "vpn-client"), {"answer": "yes"})
     assert response["Location"] == changed_from_review(assessment, "reach")
     reach = knowledge.current().question("reach").options[0].slug
