@@ -141,14 +141,14 @@ def _possible_questions(kb: engine.KnowledgeBase, answers: engine.Answers) -> tu
 
 
 def _count(number: int, visible: tuple[engine.Question, ...], possible: tuple[engine.Question, ...]) -> str:
-    """“Question 3 of 11”, or “of up to 17” while unanswered questions may still add to the path.
+    """“3 of 11”, or “1 of up to 17” while unanswered questions may still add to the path.
 
     The total never grows as a person answers in order: it is exact once every
     question that opens others is answered, and an upper bound before that.
     """
     if len(possible) == len(visible):
-        return f"Question {number} of {len(visible)}"
-    return f"Question {number} of up to {len(possible)}"
+        return f"{number} of {len(visible)}"
+    return f"{number} of up to {len(possible)}"
 
 
 def _progress(
@@ -264,8 +264,8 @@ def _step_context(
         "previous": previous,
         "following": following,
         "progress": _progress(assessment, visible, possible, question.slug),
-        "count": count,
-        "title": f"{question.title}: {count[0].lower()}{count[1:]}",
+        "count": f"Question {count}",
+        "title": f"{question.title}: question {count}",
         "returning": returning,
         # Opened from the review but never answered: a question that a changed answer has just added.
         "added": returning and question.slug not in answers,

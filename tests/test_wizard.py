@@ -443,3 +443,13 @@ def test_htmx_target_swap_and_history_are_set_once_on_the_wizard(client, assessm
             '<div id="wizard" class="wizard" hx-target="this" hx-swap="outerHTML" hx-push-url="true">' in body
         )
         assert body.count("hx-target") == 1 and body.count("hx-swap") == 1, url
+
+
+def test_back_to_review_leads_to_this_assessments_review_although_steps_are_cached(client):
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    first, second = Assessment.objects.order_by("created_at")
+    client.get(changed_from_review(first, "path"))
+    body = client.get(changed_from_review(second, "path"), **HTMX).content.decode()
+    assert f'href="{review_url(second)}"' in body
+    assert review_url(first) not in body
