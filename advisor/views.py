@@ -23,7 +23,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseLocation
+from django_htmx.http import HttpResponseLocation, push_url
+from django_htmx.middleware import HtmxDetails
 
 from advisor import bundle, decision, engine, knowledge, limits, owned, pdf, reports, tasks
 from advisor.forms import FeedbackForm, ReportCoverForm, StepForm
@@ -36,6 +37,14 @@ RECENT_KEPT = 8
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 ARIA_CURRENT = mark_safe(' aria-current="step"')
 ANSWERED = mark_safe('<span class="visually-hidden"> (answered)</span>')
+# The query that marks a step opened from the review: once it is saved, the review comes back.
+THEN_REVIEW = "then=review"
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it, so that type checkers know `request.htmx`."""
+
+    htmx: HtmxDetails
 
 
 def _too_many(request: HttpRequest, group: str) -> HttpResponse | None:
@@ -44,13 +53,13 @@ def _too_many(request: HttpRequest, group: str) -> HttpResponse | None:
     return None if wait is None else too_many_requests(request, retry_after=wait)
 
 
-def _is_partial(request: HttpRequest) -> bool:
+def _is_partial(request: HtmxHttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @require_safe
-def home(request: HttpRequest) -> HttpResponse:
-    """What the tool does, how to start, and this browser's recent assessments."""
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    """What the tool does, how to start, and this browser's recent assessments that hold any answer."""
     kb = knowledge.current()
     recent_ids = owned.ids(request)[:RECENT_KEPT]
     recent = sorted(
@@ -60,16 +69,32 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {
         "kb": kb,
         "profiles": kb.profiles,
-        "recent": [
-            {"assessment": a, "answered": len(a.answers), "report": next(iter(a.reports.all()), None)}
-            for a in recent
-        ],
+        "recent": [_recent_row(kb, assessment) for assessment in recent if assessment.answers],
     }
     return render(request, "advisor/home.html", context)
 
 
+def _recent_row(kb: engine.KnowledgeBase, assessment: Assessment) -> dict:
+    """One recent assessment, named so that a person can tell it from the others.
+
+    The latest report's title when it has one, else the flows the answers name
+    (what is being protected), else the first question's answers.
+    """
+    report = next(iter(assessment.reports.all()), None)  # newest first
+    answers, _ = engine.fit_answers(kb, assessment.answer_map())
+    flows = [kb.flow(slug).name for slug in engine.flows_of(kb, answers) if slug]
+    first = kb.questions[0]
+    labels = ", ".join(first.option(slug).label for slug in answers.get(first.slug, ()))
+    name = (
+        (report.title if report else "")
+        or " + ".join(flows)
+        or (f"{first.title}: {labels}" if labels else f"{first.title}: not answered yet")
+    )
+    return {"assessment": assessment, "name": name, "answered": len(answers), "report": report}
+
+
 @require_POST
-def start(request: HttpRequest) -> HttpResponse:
+def start(request: HtmxHttpRequest) -> HttpResponse:
     """A new assessment, empty or prefilled from a use-case profile (the answers stay editable)."""
     if refused := _too_many(request, "start"):
         return refused
@@ -98,41 +123,95 @@ def _step_url(assessment: Assessment) -> Callable[[str], str]:
     return lambda slug: f"{head}{slug}/"
 
 
+def _possible_questions(kb: engine.KnowledgeBase, answers: engine.Answers) -> tuple[engine.Question, ...]:
+    """The questions asked, and those an unanswered question could still open, in order.
+
+    Every option of an unanswered question counts as possibly chosen, so this is
+    the longest path the answers so far allow: answering can only shorten it.
+    """
+    possible: set[engine.Pair] = set()
+    found = []
+    for question in kb.questions:
+        if question.condition and question.condition.isdisjoint(possible):
+            continue
+        found.append(question)
+        options = answers.get(question.slug) or tuple(option.slug for option in question.options)
+        possible.update((question.slug, option) for option in options)
+    return tuple(found)
+
+
+def _count(number: int, visible: tuple[engine.Question, ...], possible: tuple[engine.Question, ...]) -> str:
+    """“3 of 11”, or “1 of up to 17” while unanswered questions may still add to the path.
+
+    The total never grows as a person answers in order: it is exact once every
+    question that opens others is answered, and an upper bound before that.
+    """
+    if len(possible) == len(visible):
+        return f"{number} of {len(visible)}"
+    return f"{number} of up to {len(possible)}"
+
+
 def _progress(
-    assessment: Assessment, visible: tuple[engine.Question, ...], current: str | None
+    assessment: Assessment,
+    visible: tuple[engine.Question, ...],
+    possible: tuple[engine.Question, ...],
+    current: str | None,
 ) -> SafeString:
-    """The progress list: each asked question, linked once answered, then the review.
+    """The progress list: each question on the longest possible path, linked once answered, then the review.
+
+    A question carries its number once no undecided question comes before it, so
+    a number shown never changes while answering; questions that only some
+    answers ask say so.
 
     Built here rather than in a template: it is drawn on every step, and a template loop over
     every question was a third of a step's time.
     """
     step_url = _step_url(assessment)
+    asked = {question.slug: number for number, question in enumerate(visible, start=1)}
+    settled = True  # no question whose asking is still open comes before this one: its number is final
     items = []
-    for number, question in enumerate(visible, start=1):
+    for question in possible:
         is_current, answered = question.slug == current, question.slug in assessment.answers
-        label = format_html(
-            '<span class="step-number">{}</span> <span class="step-title">{}', number, question.title
-        )
+        if question.slug not in asked:
+            settled = False
+            items.append(
+                format_html(
+                    '<li class="todo maybe"><span><span class="step-number" aria-hidden="true"></span> '
+                    '<span class="step-title">{}<span class="maybe-note"> (if your answers call for it)</span>'
+                    "</span></span></li>",
+                    question.title,
+                )
+            )
+            continue
         if not (is_current or answered):
-            items.append(format_html('<li class="todo"><span>{}</span></span></li>', label))
+            items.append(
+                format_html(
+                    '<li class="todo"><span><span class="step-number"{}>{}</span> '
+                    '<span class="step-title">{}</span></span></li>',
+                    "" if settled else mark_safe(' aria-hidden="true"'),
+                    asked[question.slug] if settled else "",
+                    question.title,
+                )
+            )
             continue
         url = step_url(question.slug)
         items.append(
             format_html(
-                '<li class="{}"><a href="{}" hx-get="{}" hx-target="#wizard" hx-swap="outerHTML" hx-push-url="true"{}>'
-                "{}{}</span></a></li>",
+                '<li class="{}"><a href="{}" hx-get="{}"{}><span class="step-number">{}</span> '
+                '<span class="step-title">{}{}</span></a></li>',
                 "current" if is_current else "done",
                 url,
                 url,
                 ARIA_CURRENT if is_current else "",
-                label,
+                asked[question.slug],
+                question.title,
                 "" if is_current else ANSWERED,
             )
         )
     review_url = reverse("advisor:review", args=[assessment.id])
     items.append(
         format_html(
-            '<li class="{}"><a href="{}" hx-get="{}" hx-target="#wizard" hx-swap="outerHTML" hx-push-url="true"{}>'
+            '<li class="{}"><a href="{}" hx-get="{}"{}>'
             '<span class="step-number" aria-hidden="true">✓</span> <span class="step-title">Review</span></a></li>',
             "todo" if current else "current",
             review_url,
@@ -152,12 +231,28 @@ def _neighbours(visible: tuple[engine.Question, ...], slug: str) -> tuple[str | 
     return (slugs[index - 1] if index else None, slugs[index + 1] if index + 1 < len(slugs) else None)
 
 
+def _returning(request: HttpRequest) -> bool:
+    """Whether this step was opened from the review, which comes back once the step is saved."""
+    return request.GET.get("then") == "review"
+
+
 def _step_context(
-    assessment: Assessment, kb: engine.KnowledgeBase, question: engine.Question, form: StepForm
+    assessment: Assessment,
+    kb: engine.KnowledgeBase,
+    question: engine.Question,
+    form: StepForm,
+    *,
+    returning: bool,
+    partial: bool,
 ) -> dict:
-    visible = engine.visible_questions(kb, assessment.answer_map())
+    answers = assessment.answer_map()
+    visible = engine.visible_questions(kb, answers)
+    possible = _possible_questions(kb, answers)
     previous, following = _neighbours(visible, question.slug)
     chosen = _chosen(form)
+    number = visible.index(question) + 1
+    count = _count(number, visible, possible)
+    action = _step_url(assessment)(question.slug)
     return {
         "assessment": assessment,
         "question": question,
@@ -168,16 +263,40 @@ def _step_context(
         "chosen_key": ",".join(sorted(chosen)),
         "previous": previous,
         "following": following,
-        "progress": _progress(assessment, visible, question.slug),
-        "number": visible.index(question) + 1,
-        "total": len(visible),
-        "action": _step_url(assessment)(question.slug),
+        "progress": _progress(assessment, visible, possible, question.slug),
+        "count": f"Question {count}",
+        "title": f"{question.title}: question {count}",
+        "returning": returning,
+        # Opened from the review but never answered: a question that a changed answer has just added.
+        "added": returning and question.slug not in answers,
+        "submit_label": _submit_label(assessment, visible, question, following, returning=returning),
+        "review_url": reverse("advisor:review", args=[assessment.id]),
+        "action": f"{action}?{THEN_REVIEW}" if returning else action,
+        "partial": partial,
     }
+
+
+def _submit_label(
+    assessment: Assessment,
+    visible: tuple[engine.Question, ...],
+    question: engine.Question,
+    following: str | None,
+    *,
+    returning: bool,
+) -> str:
+    """What the main button does: says so when it leads back to the review."""
+    if returning:
+        return (
+            "Save and continue"
+            if _next_unanswered(assessment, visible, question.slug)
+            else "Save and return to review"
+        )
+    return "Continue" if following else "Review answers"
 
 
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
-def step(request: HttpRequest, assessment_id: UUID, slug: str) -> HttpResponse:
+def step(request: HtmxHttpRequest, assessment_id: UUID, slug: str) -> HttpResponse:
     """One question. A valid answer is saved at once; then the next question, or back, or the review.
 
     A save reads the assessment once, locked, and writes it in the same transaction, so two quick
@@ -192,7 +311,9 @@ def step(request: HttpRequest, assessment_id: UUID, slug: str) -> HttpResponse:
     return _step(request, get_object_or_404(Assessment, id=assessment_id), kb, slug)
 
 
-def _step(request: HttpRequest, assessment: Assessment, kb: engine.KnowledgeBase, slug: str) -> HttpResponse:
+def _step(
+    request: HtmxHttpRequest, assessment: Assessment, kb: engine.KnowledgeBase, slug: str
+) -> HttpResponse:
     question = kb.question(slug)
     if question is None:
         raise Http404("There is no such question.")
@@ -205,12 +326,13 @@ def _step(request: HttpRequest, assessment: Assessment, kb: engine.KnowledgeBase
         )
     answers = assessment.answer_map()
     visible = engine.visible_questions(kb, answers)
+    review_url = reverse("advisor:review", args=[assessment.id])
     if question not in visible:
         messages.warning(
             request,
             f"“{question.title}” is not asked after your other answers, so it was skipped. Nothing was lost.",
         )
-        return _go(request, reverse("advisor:review", args=[assessment.id]))
+        return _go(request, review_url)
     owned.remember(request, assessment.id)
 
     if request.method == "GET":
@@ -223,14 +345,31 @@ def _step(request: HttpRequest, assessment: Assessment, kb: engine.KnowledgeBase
         if going_back and not request.POST.getlist("answer"):
             previous, _ = _neighbours(visible, slug)
             return _go(request, _step_or_start(assessment, previous))
-        return _render_step(request, assessment, kb, question, form)
+        # Shown again at the same address: the wizard's inherited hx-push-url must add no history entry.
+        return push_url(_render_step(request, assessment, kb, question, form), False)
     _save_answer(assessment, slug, form.cleaned_data["answer"])
-    previous, following = _neighbours(engine.visible_questions(kb, assessment.answer_map()), slug)
+    visible = engine.visible_questions(kb, assessment.answer_map())
+    previous, following = _neighbours(visible, slug)
     if going_back:
         return _go(request, _step_or_start(assessment, previous))
+    if _returning(request):
+        return _go(request, _next_unanswered(assessment, visible, slug) or review_url)
     if following is None:
-        return _go(request, reverse("advisor:review", args=[assessment.id]))
+        return _go(request, review_url)
     return _go(request, reverse("advisor:step", args=[assessment.id, following]))
+
+
+def _next_unanswered(assessment: Assessment, visible: tuple[engine.Question, ...], slug: str) -> str | None:
+    """After a change made from the review, the first later question it left without an answer, if any.
+
+    A changed answer can open questions never answered; only those are walked,
+    each still marked as opened from the review, so the review comes back after them.
+    """
+    slugs = [question.slug for question in visible]
+    for later in slugs[slugs.index(slug) + 1 :]:
+        if later not in assessment.answers:
+            return f"{reverse('advisor:step', args=[assessment.id, later])}?{THEN_REVIEW}"
+    return None
 
 
 def _chosen(form: StepForm) -> set[str]:
@@ -287,12 +426,20 @@ def _save_answer(assessment: Assessment, slug: str, chosen: tuple[str, ...]) -> 
     assessment.save(update_fields=["answers", "updated_at"])
 
 
-def _render_step(request, assessment, kb, question, form) -> HttpResponse:
-    template = "advisor/step.html#wizard" if _is_partial(request) else "advisor/step.html"
-    return render(request, template, _step_context(assessment, kb, question, form))
+def _render_step(
+    request: HtmxHttpRequest,
+    assessment: Assessment,
+    kb: engine.KnowledgeBase,
+    question: engine.Question,
+    form: StepForm,
+) -> HttpResponse:
+    partial = _is_partial(request)
+    template = "advisor/step.html#wizard" if partial else "advisor/step.html"
+    context = _step_context(assessment, kb, question, form, returning=_returning(request), partial=partial)
+    return render(request, template, context)
 
 
-def _go(request: HttpRequest, url: str) -> HttpResponse:
+def _go(request: HtmxHttpRequest, url: str) -> HttpResponse:
     """Post/redirect/get; for htmx, fetch the next page's partial through the same URL instead."""
     if not _is_partial(request):
         return redirect(url)
@@ -313,7 +460,7 @@ def _review_context(assessment: Assessment, kb: engine.KnowledgeBase) -> dict:
                 "question": question,
                 "labels": [question.option(o).label for o in chosen],
                 "problem": problems.get(question.slug),
-                "url": step_url(question.slug),
+                "url": f"{step_url(question.slug)}?{THEN_REVIEW}",
             }
         )
     counted = {q.slug for q in visible}
@@ -329,15 +476,15 @@ def _review_context(assessment: Assessment, kb: engine.KnowledgeBase) -> dict:
         "ignored": ignored,
         "problems": problems,
         "warnings": engine.warnings(kb, answers),
-        "progress": _progress(assessment, visible, None),
-        "total": len(visible),
-        "first_missing": next((row["question"].slug for row in rows if row["problem"]), None),
+        "progress": _progress(assessment, visible, _possible_questions(kb, answers), None),
+        "title": "Review your answers",
+        "first_missing": next((row["url"] for row in rows if row["problem"]), None),
     }
 
 
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
-def review(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
+def review(request: HtmxHttpRequest, assessment_id: UUID) -> HttpResponse:
     """Every answer with a link to change it, the engine's warnings, then the recommendation."""
     assessment = get_object_or_404(Assessment, id=assessment_id)
     kb = knowledge.current()
@@ -370,7 +517,8 @@ def review(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
                 return refused
             issued = reports.issue(kb, assessment.answer_map(), assessment=assessment, **cover.cleaned_data)
             return redirect("advisor:report", issued.id)
-    template = "advisor/review.html#wizard" if _is_partial(request) else "advisor/review.html"
+    context["partial"] = _is_partial(request)
+    template = "advisor/review.html#wizard" if context["partial"] else "advisor/review.html"
     return render(request, template, context)
 
 

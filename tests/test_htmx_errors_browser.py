@@ -55,6 +55,11 @@ def clear_expected(page, lines: list[str]) -> None:
         page.problems.remove(line)
 
 
+def answering(status: int):
+    """A route handler that answers every request with `status` and an empty body."""
+    return lambda route: route.fulfill(status=status, headers={"Retry-After": "60"}, body="")
+
+
 def boom(*args, **kwargs):
     raise RuntimeError("the database went away")
 
@@ -63,24 +68,49 @@ def press_continue(page) -> None:
     page.locator("button[value=next]").click()
 
 
-def test_a_server_error_on_save_is_shown_and_the_choice_is_kept(page, live_server, reload_kb):
+def assert_still_on_the_step(page, url: str, option: str) -> None:
+    """The failed request left the step as it was: same address, one alert, the choice still made."""
+    expect(page.locator("#request-error")).to_have_attribute("role", "alert")
+    assert page.get_by_role("alert").count() == 1, "a second failure reuses the one message"
+    assert page.url == url
+    assert page.locator(f"input[value={option}]").is_checked()
+
+
+def test_each_failed_request_is_explained_beside_the_form_and_nothing_chosen_is_lost(
+    page, live_server, reload_kb
+):
+    """One walk through every kind of failure: refusals, no connection, a server error, an expired token."""
     kb = knowledge.current()
     start(page, live_server)
     url = page.url
-    page.locator("input[value=site-link]").check()
+    path = urlparse(url).path
     alert = page.locator("#request-error")
+    page.locator("input[value=site-link]").check()
+
+    for status, message in sorted(REFUSALS.items()):
+        page.route(url, answering(status))
+        press_continue(page)
+        expect(alert).to_have_text(message)
+        clear_expected(page, refused(status, path))
+        page.unroute(url)
+        assert_still_on_the_step(page, url, "site-link")
+
+    page.route(url, lambda route: route.abort())
+    press_continue(page)
+    expect(alert).to_have_text(UNREACHABLE)
+    clear_expected(page, UNREACHABLE_LINES)
+    page.unroute(url)
+    assert_still_on_the_step(page, url, "site-link")
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(views, "_save_answer", boom)
         press_continue(page)
         expect(alert).to_have_text(SERVER_ERROR)
-        clear_expected(page, refused(500, urlparse(url).path))
+        clear_expected(page, refused(500, path))
         press_continue(page)
-        clear_expected(page, refused(500, urlparse(url).path))
-    expect(alert).to_have_attribute("role", "alert")
-    assert page.get_by_role("alert").count() == 1, "a second failure reuses the one message"
-    assert page.url == url
+        clear_expected(page, refused(500, path))
+    assert_still_on_the_step(page, url, "site-link")
     assert page.locator("#step-heading").inner_text() == kb.question("scope").text
-    assert page.locator("input[value=site-link]").is_checked()
 
     press_continue(page)
     page.wait_for_function("url => location.href !== url", arg=url)
@@ -88,47 +118,17 @@ def test_a_server_error_on_save_is_shown_and_the_choice_is_kept(page, live_serve
     expect(alert).to_have_count(0)
     page.wait_for_function("() => document.activeElement.id === 'step-heading'", timeout=2000)
 
-
-def test_a_missing_security_token_is_explained_and_a_reload_recovers(page, live_server, reload_kb):
-    kb = knowledge.current()
-    start(page, live_server)
     url = page.url
-    page.locator("input[value=host-link]").check()
+    page.locator("input[value=gateways]").check()
     page.context.clear_cookies(name="csrftoken")
     press_continue(page)
     expect(page.get_by_role("alert")).to_have_text(TOKEN_EXPIRED)
     clear_expected(page, refused(403, urlparse(url).path))
-    assert page.url == url
-    assert page.locator("input[value=host-link]").is_checked()
+    assert_still_on_the_step(page, url, "gateways")
 
     page.reload()
     expect(page.get_by_role("alert")).to_have_count(0)
-    page.locator("input[value=host-link]").check()
+    page.locator("input[value=gateways]").check()
     press_continue(page)
     page.wait_for_function("url => location.href !== url", arg=url)
-    expect(page.locator("#step-heading")).to_have_text(kb.question("endpoints").text)
-
-
-@pytest.mark.parametrize("status", sorted(REFUSALS))
-def test_each_refusal_has_its_own_message(page, live_server, reload_kb, status):
-    start(page, live_server)
-    url = page.url
-    page.route(url, lambda route: route.fulfill(status=status, headers={"Retry-After": "60"}, body=""))
-    page.locator("input[value=site-link]").check()
-    press_continue(page)
-    expect(page.get_by_role("alert")).to_have_text(REFUSALS[status])
-    clear_expected(page, refused(status, urlparse(url).path))
-    assert page.url == url
-    assert page.locator("input[value=site-link]").is_checked()
-
-
-def test_an_unreachable_server_is_explained(page, live_server, reload_kb):
-    start(page, live_server)
-    url = page.url
-    page.route(url, lambda route: route.abort())
-    page.locator("input[value=site-link]").check()
-    press_continue(page)
-    expect(page.get_by_role("alert")).to_have_text(UNREACHABLE)
-    clear_expected(page, UNREACHABLE_LINES)
-    assert page.url == url
-    assert page.locator("input[value=site-link]").is_checked()
+    expect(page.locator("#step-heading")).to_have_text(kb.question("far-end").text)

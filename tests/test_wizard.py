@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from advisor import knowledge, owned
+from advisor import engine, knowledge, owned
 from advisor.models import Assessment, Report
 from tests.conftest import FormClient
 
@@ -61,10 +63,42 @@ def test_start_from_an_unknown_profile_says_so(client):
 def test_home_lists_this_browsers_recent_assessments_only(client):
     client.post(reverse("advisor:start"))
     mine = Assessment.objects.get()
+    client.post(step_url(mine, "scope"), {"answer": "site-link"})
     Assessment.objects.create(answers={"scope": ["app-service"]})
     page = client.get(reverse("advisor:home")).content.decode()
     assert review_url(mine) in page
     assert page.count("/review/") == 1
+
+
+def recent_names(client) -> list[str]:
+    """The names of the recent assessments on the home page, top to bottom."""
+    page = client.get(reverse("advisor:home")).content.decode()
+    if 'class="recent"' not in page:
+        return []
+    listed = page.split('<ul class="recent">')[1].split("</ul>")[0]
+    return [html.unescape(item.split('/review/">')[1].split("</a>")[0]) for item in listed.split("<li>")[1:]]
+
+
+def test_home_names_recent_assessments_by_their_flows_or_report_title_and_leaves_out_empty_ones(client):
+    client.post(reverse("advisor:start"))
+    assert recent_names(client) == [], "an assessment without answers is not worth going back to"
+    empty = Assessment.objects.get()
+    client.post(step_url(empty, "scope"), {"answer": ["site-link", "remote-access"]})
+    assert recent_names(client) == ["Link between sites + Remote access for staff"]
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    titled = Assessment.objects.get(profile__slug="site-to-site")
+    client.post(review_url(titled), {"title": "Leeds and York offices"})
+    client.post(reverse("advisor:start"))
+    unsure = Assessment.objects.filter(answers={}).get()
+    client.post(step_url(unsure, "scope"), {"answer": "unknown"})
+    assert recent_names(client) == [
+        "What to protect: I don't know yet",
+        "Leeds and York offices",
+        "Link between sites + Remote access for staff",
+    ]
+    page = client.get(reverse("advisor:home")).content.decode()
+    assert "Assessment of" not in page
+    assert "from “Site-to-site link between offices or data centres”" in page
 
 
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["full page", "htmx fragment"])
@@ -126,6 +160,7 @@ def test_unknown_option_is_refused_and_the_choice_stays_visible(client, assessme
     body = response.content.decode()
     assert "not one of the options" in body
     assert "<html" not in body
+    assert response["HX-Push-Url"] == "false", "the same step again adds no history entry"
     assert 'value="servers" ' in body and "checked" in body.split('value="servers"')[1].split(">")[0]
     assessment.refresh_from_db()
     assert assessment.answers == {}
@@ -270,6 +305,18 @@ def test_progress_links_answered_steps_and_marks_the_current_one(client, assessm
     assert f'href="{review_url(assessment)}"' in nav
 
 
+def test_progress_numbers_only_questions_whose_number_no_answer_can_change(client, assessment):
+    body = client.get(step_url(assessment, "scope")).content.decode()
+    nav = body.split('<nav class="progress"')[1].split("</nav>")[0]
+    assert (
+        '<li class="todo"><span><span class="step-number">2</span> <span class="step-title">Endpoints' in nav
+    )
+    assert '<li class="todo maybe">' in nav.split("Endpoints")[1].split("</li>")[1]
+    assert 'Far end<span class="maybe-note"> (if your answers call for it)' in nav
+    unnumbered = '<span class="step-number" aria-hidden="true"></span> <span class="step-title">Applications'
+    assert unnumbered in nav, "after an undecided question, the number is not known yet"
+
+
 def test_compare_page_lists_every_rating_and_filters_by_criterion(client):
     kb = knowledge.current()
     page = client.get(reverse("advisor:compare")).content.decode()
@@ -279,3 +326,130 @@ def test_compare_page_lists_every_rating_and_filters_by_criterion(client):
     rating = kb.ratings["ipsec-ah", "nat-traversal"]
     assert rating.rationale in detail
     assert "RFC" in detail
+
+
+def changed_from_review(assessment, slug: str) -> str:
+    return step_url(assessment, slug) + "?then=review"
+
+
+def test_review_links_open_each_step_to_come_back_to_the_review(client):
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    assessment = Assessment.objects.get()
+    body = client.get(review_url(assessment)).content.decode()
+    assert f'href="{changed_from_review(assessment, "path")}"' in body
+    step = client.get(changed_from_review(assessment, "path")).content.decode()
+    assert f'action="{changed_from_review(assessment, "path")}"' in step
+    assert "Save and return to review" in step
+    assert "saving it takes you back to the review" in step
+    assert f'<a class="button secondary" href="{review_url(assessment)}"' in step
+    assert 'value="back"' not in step
+
+
+def test_changing_one_answer_from_the_review_returns_to_the_review_without_javascript(client):
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    assessment = Assessment.objects.get()
+    response = client.post(changed_from_review(assessment, "path"), {"answer": ["only-443"]})
+    assert response["Location"] == review_url(assessment)
+    assessment.refresh_from_db()
+    assert assessment.answers["path"] == ["only-443"]
+
+
+def test_a_change_that_opens_new_questions_walks_only_those_then_returns_to_the_review(client):
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    assessment = Assessment.objects.get()
+    response = client.post(
+        changed_from_review(assessment, "scope"), {"answer": ["site-link", "remote-access"]}
+    )
+    assert response["Location"] == changed_from_review(assessment, "vpn-client")
+    step = client.get(response["Location"]).content.decode()
+    assert "Your change adds this question" in step
+    assert "Save and continue" in step, "another added question follows"
+    assert (
+        "Save and return to review" in client.get(changed_from_review(assessment, "reach")).content.decode()
+    )
+    response = client.post(changed_from_review(assessment, "vpn-client"), {"answer": "yes"})
+    assert response["Location"] == changed_from_review(assessment, "reach")
+    reach = knowledge.current().question("reach").options[0].slug
+    response = client.post(changed_from_review(assessment, "reach"), {"answer": reach})
+    assert response["Location"] == review_url(assessment), (
+        "the questions answered before are not walked again"
+    )
+
+
+def test_a_rejected_change_from_the_review_stays_on_its_step_and_keeps_the_mode(client):
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    assessment = Assessment.objects.get()
+    response = client.post(changed_from_review(assessment, "path"), {})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Choose at least one answer to go on." in body
+    assert f'action="{changed_from_review(assessment, "path")}"' in body
+
+
+def test_htmx_change_from_the_review_fetches_the_review_next(client):
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    assessment = Assessment.objects.get()
+    response = client.post(changed_from_review(assessment, "path"), {"answer": ["udp-open"]}, **HTMX)
+    assert '"path": "' + review_url(assessment) + '"' in response["HX-Location"]
+
+
+def test_the_first_step_offers_no_back_and_later_steps_do(client, assessment):
+    first = client.get(step_url(assessment, "scope")).content.decode()
+    assert 'value="back"' not in first
+    client.post(step_url(assessment, "scope"), {"answer": "app-service"})
+    second = client.get(step_url(assessment, "endpoints")).content.decode()
+    actions = second.split('<div class="actions">')[1].split("</div>")[0]
+    assert actions.index('value="next"') < actions.index('value="back"'), (
+        "Continue first, as drawn and tabbed"
+    )
+
+
+def step_count(client, assessment, slug: str) -> str:
+    return (
+        client.get(step_url(assessment, slug))
+        .content.decode()
+        .split('<p class="step-count" aria-hidden="true">')[1]
+        .split("<")[0]
+    )
+
+
+def test_the_question_count_is_an_upper_bound_until_the_path_is_known_and_never_grows(client, assessment):
+    kb = knowledge.current()
+    assert step_count(client, assessment, "scope") == f"Question 1 of up to {len(kb.questions)}"
+    client.post(step_url(assessment, "scope"), {"answer": "site-link"})
+    assessment.refresh_from_db()
+    asked = len(engine.visible_questions(kb, assessment.answer_map()))
+    assert asked < len(kb.questions)
+    assert step_count(client, assessment, "endpoints") == f"Question 2 of {asked}"
+    assert step_count(client, assessment, "scope") == f"Question 1 of {asked}"
+
+
+def test_each_step_and_the_review_fragment_carry_the_page_title(client, assessment):
+    full = client.get(step_url(assessment, "scope")).content.decode()
+    fragment = client.get(step_url(assessment, "scope"), **HTMX).content.decode()
+    title = full.split("<title>")[1].split("</title>")[0]
+    assert title == "What to protect: question 1 of up to 17 · Protocol Advisor"
+    assert fragment.lstrip().startswith(f"<title>{title}</title>"), "htmx makes a top-level title the page's"
+    assert full.count("<title>") == 1
+    review = client.get(review_url(assessment), **HTMX).content.decode()
+    assert review.lstrip().startswith("<title>Review your answers · Protocol Advisor</title>")
+
+
+def test_htmx_target_swap_and_history_are_set_once_on_the_wizard(client, assessment):
+    client.post(step_url(assessment, "scope"), {"answer": "app-service"})
+    for url in (step_url(assessment, "endpoints"), review_url(assessment)):
+        body = client.get(url, **HTMX).content.decode()
+        assert (
+            '<div id="wizard" class="wizard" hx-target="this" hx-swap="outerHTML" hx-push-url="true">' in body
+        )
+        assert body.count("hx-target") == 1 and body.count("hx-swap") == 1, url
+
+
+def test_back_to_review_leads_to_this_assessments_review_although_steps_are_cached(client):
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    client.post(reverse("advisor:start"), {"profile": "site-to-site"})
+    first, second = Assessment.objects.order_by("created_at")
+    client.get(changed_from_review(first, "path"))
+    body = client.get(changed_from_review(second, "path"), **HTMX).content.decode()
+    assert f'href="{review_url(second)}"' in body
+    assert review_url(first) not in body
