@@ -66,7 +66,7 @@ def problem_links(problems: tuple[engine.IntegrityProblem, ...]) -> list[dict]:
     urls = {}
     for kind, keys in wanted.items():
         model, slug_fields = RECORDS[kind]
-        found = model.objects.filter(**{f"{slug_fields[-1]}__in": {key[-1] for key in keys}})
+        found = model._default_manager.filter(**{f"{slug_fields[-1]}__in": {key[-1] for key in keys}})
         for *key, pk in found.values_list(*slug_fields, "pk"):
             if tuple(key) in keys:
                 urls[kind, *key] = reverse(f"admin:advisor_{model._meta.model_name}_change", args=[pk])

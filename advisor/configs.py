@@ -11,7 +11,7 @@ files use together with the command that produces the value.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.template.loader import render_to_string
 
@@ -330,7 +330,7 @@ def render_part(context: dict) -> dict[str, str]:
 def _derived(slug: str, flow: str | None, answers: frozenset[str], settings: dict) -> dict:
     """Values the templates need that follow from the flow and the answers rather than from the settings."""
     transport = slug == "ipsec-esp-transport" or (slug == "ipsec-ah" and flow not in SUBNET_FLOWS)
-    derived = {
+    derived: dict[str, Any] = {
         "flow": flow,
         "link": flow not in REMOTE_FLOWS,
         "subnets": flow in SUBNET_FLOWS,

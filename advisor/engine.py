@@ -152,7 +152,15 @@ class Question:
     lever_cost: int = 3
     """0 when the answer describes the case (never offered as a change); else 1 (easy) to 5 (hard)."""
 
-    def option(self, slug: str) -> Option | None:
+    def option(self, slug: str) -> Option:
+        """The option with this slug; asking for one that is not there is a bug (KeyError)."""
+        found = self.find_option(slug)
+        if found is None:
+            raise KeyError(f"{self.slug} has no option {slug}")
+        return found
+
+    def find_option(self, slug: str) -> Option | None:
+        """The option with this slug, or None for answers that came from outside."""
         return next((option for option in self.options if option.slug == slug), None)
 
 
@@ -275,8 +283,8 @@ class KnowledgeBase:
         for question in self.questions:
             for option in question.options:
                 weights = [e for e in option.effects if e.kind == WEIGHT]
-                excludes = {e.protocol for e in option.effects if e.kind == EXCLUDE}
-                required = {e.protocol for e in option.effects if e.kind == REQUIRE}
+                excludes = {e.protocol for e in option.effects if e.kind == EXCLUDE and e.protocol}
+                required = {e.protocol for e in option.effects if e.kind == REQUIRE and e.protocol}
                 if required:
                     excludes |= every_protocol - required
                 options[question.slug, option.slug] = _OptionEffects(
@@ -303,11 +311,23 @@ class KnowledgeBase:
         return [(packed >> (i * self._field_bits)) & mask for i in range(len(self.protocols))]
 
     def rating(self, protocol: str, criterion: str | None) -> int:
+        if criterion is None:
+            return 0
         rating = self.ratings.get((protocol, criterion))
         return rating.score if rating is not None else 0
 
-    def question(self, slug: str) -> Question | None:
+    def question(self, slug: str) -> Question:
+        """The question with this slug; asking for one that is not there is a bug (KeyError)."""
+        return self._questions[slug]
+
+    def find_question(self, slug: str) -> Question | None:
+        """The question with this slug, or None for answers that came from outside."""
         return self._questions.get(slug)
+
+    def is_option(self, pair: Pair) -> bool:
+        """Whether (question, option) names an option of a question of this knowledge base."""
+        question = self._questions.get(pair[0])
+        return question is not None and question.find_option(pair[1]) is not None
 
     def protocol(self, slug: str) -> Protocol:
         return self._protocols[slug]
@@ -354,14 +374,14 @@ def answer_errors(kb: KnowledgeBase, answers: Answers) -> dict[str, str]:
     """Answers that cannot mean anything: unknown questions or options, or too many for a question."""
     errors: dict[str, str] = {}
     for slug, options in answers.items():
-        question = kb.question(slug)
+        question = kb.find_question(slug)
         if question is None:
             errors[slug] = "There is no such question."
             continue
         if not options:
             errors[slug] = "Choose at least one option."
             continue
-        unknown = [option for option in options if question.option(option) is None]
+        unknown = [option for option in options if question.find_option(option) is None]
         if unknown:
             errors[slug] = f"Not an option of this question: {', '.join(unknown)}."
         elif len(set(options)) != len(options):
@@ -622,7 +642,7 @@ def _constraints(kb: KnowledgeBase, pairs: Iterable[Pair]) -> dict[str, list[Exc
         option = kb.question(question_slug).option(option_slug)
         required = {effect.protocol: effect for effect in option.effects if effect.kind == REQUIRE}
         for effect in option.effects:
-            if effect.kind == EXCLUDE:
+            if effect.kind == EXCLUDE and effect.protocol:
                 excluded.setdefault(effect.protocol, []).append(
                     Exclusion(effect.protocol, question_slug, option_slug, EXCLUDE, effect.reason)
                 )
@@ -764,7 +784,7 @@ def _score_part(kb: KnowledgeBase, counted: Answers, flow: str | None) -> Part:
     layers: tuple[Layer, ...] = ()
     if outer is not None and inner is None:
         layers = (Layer("single", outer, _mode(kb, outer, flow, chosen)),)
-    elif outer is not None:
+    elif outer is not None and inner is not None:
         layers = (
             Layer("outer", outer, _mode(kb, outer, flow, chosen)),
             Layer("inner", inner, _mode(kb, inner, flow, chosen)),
@@ -1044,7 +1064,7 @@ def _design_phrase(kb: KnowledgeBase, part: Part) -> str:
         outer, inner = part.layers
         second = "a second, independent " if inner.protocol == outer.protocol else ""
         return f"{kb.protocol(outer.protocol).name} as the outer layer with {second}{kb.protocol(inner.protocol).name} inside it"
-    return kb.protocol(part.primary).name
+    return kb.protocol(part.layers[0].protocol).name if part.layers else "no protocol"
 
 
 def _summary(kb: KnowledgeBase, parts: list[Part]) -> str:
@@ -1083,7 +1103,7 @@ def _why(kb: KnowledgeBase, part: Part, counted: Answers, changes: list[AnswerCh
     """
     if not part.layers:
         return (conflict_sentence(kb, part),)
-    leader, rival = part.primary, part.runner_up
+    leader, rival = part.layers[0].protocol, part.runner_up
     binding = _binding_answers(kb, part)
     requirements = [row for row in binding if not kb._options[row[0]].names_flow]
     structural = [row for row in binding if kb._options[row[0]].names_flow] or requirements
@@ -1203,7 +1223,7 @@ def _criterion_phrase(row: tuple[str, int, int, str]) -> str:
 
 def _rival_gain(kb: KnowledgeBase, part: Part, rival: str) -> str:
     """What the runner-up would have offered instead: where it beats the leader at this part's weights."""
-    better = _separating_criteria(kb, part, rival, part.primary)[:2]
+    better = _separating_criteria(kb, part, rival, part.layers[0].protocol)[:2]
     if not better:
         return " It is not better on anything your answers weigh."
     return (
@@ -1226,7 +1246,7 @@ def _separating_criteria(
                 dict.fromkeys(
                     f"“{_label(kb, (s.question, s.option))}”"
                     for s in sorted(part.weight_sources, key=lambda s: -s.weight)
-                    if s.criterion == criterion.slug and s.question
+                    if s.criterion == criterion.slug and s.question and s.option
                 )
             )[:2]
             rows.append((weight * (a - b), criterion.name, a, b, " and ".join(labels)))
@@ -1239,7 +1259,7 @@ def _decider(kb: KnowledgeBase, part: Part, changes: list[AnswerChange], rival: 
     for change in changes:
         if change.new_leader == rival:
             return f"What would decide it: {_change_phrase(kb, change)}."
-    opposite = _separating_criteria(kb, part, rival, part.primary)
+    opposite = _separating_criteria(kb, part, rival, part.layers[0].protocol)
     if opposite:
         criterion, rival_rating, lead_rating, _ = opposite[0]
         return (
@@ -1270,7 +1290,7 @@ def _change_phrase(kb: KnowledgeBase, change: AnswerChange) -> str:
         return f"adding “{option.label}” to “{question.title}”"
     if change.change == "remove":
         return f"dropping “{option.label}” from “{question.title}”"
-    replaced = question.option(change.replaces).label
+    replaced = question.option(change.replaces).label if change.replaces else ""
     return f"answering “{option.label}” instead of “{replaced}” to “{question.title}”"
 
 
@@ -1398,7 +1418,7 @@ def as_dict(kb: KnowledgeBase, result: Recommendation) -> dict:
                     "from_answers": [
                         answer_ref(s.question, s.option) | {"weight": s.weight}
                         for s in part.weight_sources
-                        if s.criterion == slug and s.question
+                        if s.criterion == slug and s.question and s.option
                     ],
                 }
                 for slug, weight in part.weights.items()
@@ -1529,6 +1549,8 @@ def _gap(kb: KnowledgeBase, result: Recommendation, expected: str) -> tuple[str,
     if result.primary is None:
         return ("No protocol meets every constraint of these answers.",)
     leader, wanted = result.score(result.primary), result.score(expected)
+    if leader is None or wanted is None:
+        return (f"{expected_name} is not ranked for these answers.",)
     lines = [
         f"{kb.protocol(result.primary).name} leads {expected_name} by {leader.total - wanted.total:.1f} points."
     ]
@@ -1579,9 +1601,10 @@ def _quoted(names: Iterable[str]) -> str:
 
 def _option_words(kb: KnowledgeBase, pair: tuple[str, str]) -> str:
     """An answer as the admin shows it (“Question: Option”), or its slugs when it no longer exists."""
+    if not kb.is_option(pair):
+        return f"{pair[0]}/{pair[1]}"
     question = kb.question(pair[0])
-    option = question.option(pair[1]) if question else None
-    return f"{question.title}: {option.label}" if option else f"{pair[0]}/{pair[1]}"
+    return f"{question.title}: {question.option(pair[1]).label}"
 
 
 def _option_subject(question: Question, option: Option) -> str:
@@ -1649,8 +1672,8 @@ def _conditions(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
     position = {question.slug: index for index, question in enumerate(kb.questions)}
     for index, question in enumerate(kb.questions):
         for pair in sorted(question.condition):
-            target = kb.question(pair[0])
-            if target is None or target.option(pair[1]) is None:
+            target = kb.find_question(pair[0])
+            if target is None or not kb.is_option(pair):
                 code, why = "condition-unknown-option", "which is not an option of any question"
             elif position[target.slug] == index:
                 code, why = "condition-not-earlier", "an answer to this question itself"
@@ -1725,7 +1748,7 @@ def _negative_weights(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
                     yield IntegrityProblem(
                         "weight-negative",
                         _option_subject(question, option),
-                        f"It adds {effect.weight} to “{names.get(effect.criterion, effect.criterion)}”; "
+                        f"It adds {effect.weight} to “{names.get(effect.criterion or '', effect.criterion)}”; "
                         "weights cannot be negative. Give the effect a positive weight.",
                         ("option", question.slug, option.slug),
                     )
@@ -1760,11 +1783,7 @@ def _rule_options(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
                 "It has no trigger, so it would warn on every assessment. Choose the answers that trigger it.",
                 ("rule", rule.slug),
             )
-        unknown = sorted(
-            pair
-            for pair in rule.when_all | rule.unless_any
-            if kb.question(pair[0]) is None or kb.question(pair[0]).option(pair[1]) is None
-        )
+        unknown = sorted(pair for pair in rule.when_all | rule.unless_any if not kb.is_option(pair))
         if unknown:
             yield IntegrityProblem(
                 "rule-unknown-option",
@@ -1789,7 +1808,7 @@ def _profiles(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
         errors = validate(kb, profile.answers)
         if errors:
             details = "; ".join(
-                f"“{kb.question(slug).title if kb.question(slug) else slug}”: {message}"
+                f"“{question.title if (question := kb.find_question(slug)) else slug}”: {message}"
                 for slug, message in errors.items()
             )
             yield IntegrityProblem(
@@ -1813,9 +1832,7 @@ def _questions_with_too_few_options(kb: KnowledgeBase) -> Iterator[IntegrityProb
 
 
 def _unknown_answers(kb: KnowledgeBase, pairs: Iterable[Pair]) -> list[Pair]:
-    return sorted(
-        pair for pair in pairs if kb.question(pair[0]) is None or kb.question(pair[0]).option(pair[1]) is None
-    )
+    return sorted(pair for pair in pairs if not kb.is_option(pair))
 
 
 def _guidance_targets(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
@@ -1866,7 +1883,8 @@ def _flow_targets(kb: KnowledgeBase) -> Iterator[IntegrityProblem]:
     named = set()
     for question in kb.questions:
         for option in question.options:
-            unknown = sorted((({option.flow} - {None}) | option.applies_to) - kb._flows.keys())
+            named_flows = option.applies_to | ({option.flow} if option.flow else set())
+            unknown = sorted(named_flows - kb._flows.keys())
             named.add(option.flow)
             if unknown:
                 yield IntegrityProblem(
@@ -2019,10 +2037,10 @@ def fit_answers(
 
 
 def _drop_reason(kb: KnowledgeBase, slug: str, options: tuple[str, ...], error: str) -> str:
-    question = kb.question(slug)
+    question = kb.find_question(slug)
     if question is None:
         return f"The question “{slug}” has been removed, so its answer no longer counts."
-    gone = [option for option in options if question.option(option) is None]
+    gone = [option for option in options if question.find_option(option) is None]
     if gone:
         verb = "is no longer an option" if len(gone) == 1 else "are no longer options"
         return f"{_quoted(gone)} {verb} of “{question.title}”; answer it again."

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
+from django.http import QueryDict
 
 from advisor import engine
 
@@ -36,7 +39,7 @@ class StepForm(forms.Form):
     def clean_answer(self):
         value = self.cleaned_data["answer"]
         # The field sees only the last of several values for a radio group, and a set for checkboxes.
-        sent = [slug for slug in self.data.getlist(self.add_prefix("answer")) if slug]
+        sent = [slug for slug in cast(QueryDict, self.data).getlist(self.add_prefix("answer")) if slug]
         if len(sent) != len(set(sent)):
             raise forms.ValidationError("The same option was sent twice; choose each answer once.")
         if self.question.kind == engine.SINGLE and len(sent) > 1:

@@ -43,7 +43,7 @@ class RequestLimitsMiddleware:
             f"/{settings.ADMIN_PATH}"
         ):
             return 400, "This site takes no file uploads; send forms URL-encoded, as a browser does."
-        charset = request.content_params.get("charset", "utf-8").strip().lower()
+        charset = (request.content_params or {}).get("charset", "utf-8").strip().lower()
         if charset not in UTF_8:
             return 400, "Forms and JSON must be sent as UTF-8."
         return None

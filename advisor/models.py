@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -191,7 +192,7 @@ class Rating(models.Model):
     def natural_key(self) -> tuple[str, str]:
         return (self.protocol.slug, self.criterion.slug)
 
-    natural_key.dependencies = ["advisor.protocol", "advisor.criterion"]
+    natural_key.dependencies = ["advisor.protocol", "advisor.criterion"]  # type: ignore[attr-defined]
 
 
 class Question(SlugKeyed):
@@ -219,7 +220,7 @@ class Question(SlugKeyed):
         help_text="0: the answer describes the case and is never offered as a change. "
         "1 (easy, e.g. open a firewall port) to 5 (hard): “What would change the answer” lists the cheapest changes first.",
     )
-    condition_options = models.ManyToManyField(
+    condition_options: models.ManyToManyField[Option, Any] = models.ManyToManyField(
         "Option",
         blank=True,
         related_name="dependent_questions",
@@ -293,7 +294,7 @@ class Option(models.Model):
     def natural_key(self) -> tuple[str, str]:
         return (self.question.slug, self.slug)
 
-    natural_key.dependencies = ["advisor.question"]
+    natural_key.dependencies = ["advisor.question"]  # type: ignore[attr-defined]
 
 
 class OptionEffectManager(models.Manager):
@@ -378,9 +379,9 @@ class OptionEffect(models.Model):
         if self.kind == self.Kind.LAYERS:
             return (*self.option.natural_key(), self.kind, "")
         target = self.criterion if self.kind == self.Kind.WEIGHT else self.protocol
-        return (*self.option.natural_key(), self.kind, target.slug)
+        return (*self.option.natural_key(), self.kind, target.slug if target else "")
 
-    natural_key.dependencies = ["advisor.option", "advisor.criterion", "advisor.protocol"]
+    natural_key.dependencies = ["advisor.option", "advisor.criterion", "advisor.protocol"]  # type: ignore[attr-defined]
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
@@ -455,7 +456,7 @@ class ProfileAnswer(models.Model):
     def natural_key(self) -> tuple[str, str, str]:
         return (self.profile.slug, *self.option.natural_key())
 
-    natural_key.dependencies = ["advisor.usecaseprofile", "advisor.option"]
+    natural_key.dependencies = ["advisor.usecaseprofile", "advisor.option"]  # type: ignore[attr-defined]
 
     def clean(self) -> None:
         if self.question_id and self.option_id and self.option.question_id != self.question_id:
@@ -500,7 +501,7 @@ class ConsistencyRule(SlugKeyed):
     def natural_key(self) -> tuple[str]:
         return super().natural_key()
 
-    natural_key.dependencies = ["advisor.option", "advisor.reference"]
+    natural_key.dependencies = ["advisor.option", "advisor.reference"]  # type: ignore[attr-defined]
 
 
 class Guidance(SlugKeyed):
@@ -565,7 +566,7 @@ class Guidance(SlugKeyed):
     def natural_key(self) -> tuple[str]:
         return super().natural_key()
 
-    natural_key.dependencies = ["advisor.protocol", "advisor.flow", "advisor.option", "advisor.reference"]
+    natural_key.dependencies = ["advisor.protocol", "advisor.flow", "advisor.option", "advisor.reference"]  # type: ignore[attr-defined]
 
 
 class GuidanceSourceManager(models.Manager):
@@ -596,7 +597,7 @@ class GuidanceSource(models.Model):
     def natural_key(self) -> tuple[str, str]:
         return (self.guidance.slug, self.reference.slug)
 
-    natural_key.dependencies = ["advisor.guidance", "advisor.reference"]
+    natural_key.dependencies = ["advisor.guidance", "advisor.reference"]  # type: ignore[attr-defined]
 
 
 class KnowledgeBaseVersion(models.Model):
@@ -856,7 +857,7 @@ class SourceDisagreement(SlugKeyed):
     def natural_key(self) -> tuple[str]:
         return super().natural_key()
 
-    natural_key.dependencies = ["advisor.protocol", "advisor.flow", "advisor.reference"]
+    natural_key.dependencies = ["advisor.protocol", "advisor.flow", "advisor.reference"]  # type: ignore[attr-defined]
 
 
 KNOWLEDGE_BASE_MODELS = (

@@ -21,10 +21,11 @@ MAX_AGE = 180 * 24 * 3600
 
 def ids(request: HttpRequest) -> list[str]:
     """The ids this browser holds, newest first (changes made during this request included)."""
-    if not hasattr(request, "_owned_ids"):
-        raw = request.get_signed_cookie(COOKIE, default="", salt=SALT, max_age=MAX_AGE)
-        request._owned_ids = [key for key in raw.split(",") if key]
-    return request._owned_ids
+    state = vars(request)
+    if "_owned_ids" not in state:
+        raw = request.get_signed_cookie(COOKIE, default="", salt=SALT, max_age=MAX_AGE) or ""
+        state["_owned_ids"] = [key for key in raw.split(",") if key]
+    return state["_owned_ids"]
 
 
 def remember(request: HttpRequest, assessment_id: UUID) -> None:
@@ -33,8 +34,7 @@ def remember(request: HttpRequest, assessment_id: UUID) -> None:
     current = ids(request)
     updated = [key, *(other for other in current if other != key)][:KEPT]
     if updated != current:
-        request._owned_ids = updated
-        request._owned_changed = True
+        vars(request).update(_owned_ids=updated, _owned_changed=True)
 
 
 def owns(request: HttpRequest, assessment_id: UUID | None) -> bool:
@@ -52,7 +52,7 @@ class OwnedAssessmentsMiddleware:
         if getattr(request, "_owned_changed", False):
             response.set_signed_cookie(
                 COOKIE,
-                ",".join(request._owned_ids),
+                ",".join(ids(request)),
                 salt=SALT,
                 max_age=MAX_AGE,
                 secure=settings.SESSION_COOKIE_SECURE,

@@ -134,7 +134,8 @@ def _render_and_store(row: ReportPDF, token: str, paper: str, permalink: str) ->
     )
     if not stored:
         logger.warning("The %s PDF of report %s was taken over by another render", paper, row.report_id)
-        row.file.storage.delete(row.file.name)
+        if row.file.name:
+            row.file.storage.delete(row.file.name)
         return "overtaken"
     if previous and previous != row.file.name:
         row.file.storage.delete(previous)
@@ -213,7 +214,8 @@ def _why_stalled(row: ReportPDF, now: datetime) -> str:
     if result["status"] == TaskResultStatus.READY:
         return ""
     if result["status"] == TaskResultStatus.RUNNING:
-        dead = result["started_at"] < now - ReportPDF.lease_length()
+        started = result["started_at"]
+        dead = started is not None and started < now - ReportPDF.lease_length()
         return "its worker stopped before it began rendering" if dead else ""
     return "its task ended without rendering it"
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from typing import cast
 from uuid import UUID
 
 from django.contrib import messages
 from django.db import InterfaceError, OperationalError, transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -82,7 +84,7 @@ def _recent_row(kb: engine.KnowledgeBase, assessment: Assessment) -> dict:
     """
     report = next(iter(assessment.reports.all()), None)  # newest first
     answers, _ = engine.fit_answers(kb, assessment.answer_map())
-    flows = [kb.flow(slug).name for slug in engine.flows_of(kb, answers) if slug]
+    flows = [flow.name for slug in engine.flows_of(kb, answers) if (flow := kb.flow(slug))]
     first = kb.questions[0]
     labels = ", ".join(first.option(slug).label for slug in answers.get(first.slug, ()))
     name = (
@@ -314,7 +316,7 @@ def step(request: HtmxHttpRequest, assessment_id: UUID, slug: str) -> HttpRespon
 def _step(
     request: HtmxHttpRequest, assessment: Assessment, kb: engine.KnowledgeBase, slug: str
 ) -> HttpResponse:
-    question = kb.question(slug)
+    question = kb.find_question(slug)
     if question is None:
         raise Http404("There is no such question.")
     dropped = _drop_stale_answers(assessment, kb)
@@ -374,7 +376,7 @@ def _next_unanswered(assessment: Assessment, visible: tuple[engine.Question, ...
 
 def _chosen(form: StepForm) -> set[str]:
     """What the step shows as selected: the submitted choice after an error, else the saved answer."""
-    value = form.data.getlist("answer") if form.is_bound else form.initial.get("answer")
+    value = cast(QueryDict, form.data).getlist("answer") if form.is_bound else form.initial.get("answer")
     if value is None:
         return set()
     return {value} if isinstance(value, str) else set(value)
@@ -628,7 +630,7 @@ def feedback(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 
 @require_safe
-def report_pdf(request: HttpRequest, report_id: UUID) -> HttpResponse:
+def report_pdf(request: HttpRequest, report_id: UUID) -> HttpResponseBase:
     """The report as PDF: rendered once per paper size, then always served from storage."""
     issued = get_object_or_404(Report.objects.select_related("assessment", "previous"), id=report_id)
     paper = request.GET.get("paper", ReportPDF.Paper.A4)
@@ -795,7 +797,7 @@ def _error_page(
             500: "An unexpected error occurred; it has been logged.",
             503: "The service cannot reach its database. Nothing was lost; try again in a minute.",
         }[status]
-        response = JsonResponse({"detail": detail}, status=status)
+        response: HttpResponse = JsonResponse({"detail": detail}, status=status)
     else:
         response = HttpResponse(render_to_string(template), status=status)
     if retry_after:
@@ -803,10 +805,12 @@ def _error_page(
     return response
 
 
-def too_many_requests(request: HttpRequest, exception: Exception | None = None, retry_after: int = 60):
+def too_many_requests(
+    request: HttpRequest, exception: Exception | None = None, retry_after: int = 60
+) -> HttpResponse:
     """Over a rate limit: 429, saying how long to wait (the API gets JSON); nothing was saved or lost."""
     if request.path.startswith("/api/"):
-        response = JsonResponse(
+        response: HttpResponse = JsonResponse(
             {"detail": "Too many requests from this address; try again later."}, status=429
         )
     else:

@@ -52,7 +52,12 @@ class Command(BaseCommand):
         **options,
     ) -> None:
         kb = knowledge.current()
-        chosen = self.profile_answers(kb, profile) if profile else self.file_answers(answers)
+        if profile:
+            chosen = self.profile_answers(kb, profile)
+        elif answers is not None:
+            chosen = self.file_answers(answers)
+        else:
+            raise CommandError("Give the answers as a file or name a profile (--profile).")
         errors = engine.validate(kb, chosen)
         if errors:
             lines = "\n".join(f"  {question}: {message}" for question, message in errors.items())
