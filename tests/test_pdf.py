@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 
 STATIC_DIR = Path(settings.STATICFILES_DIRS[0])
 PRINT_CSS = f"{pdf.BASE_URL}static/advisor/print.css"
+REPORT_CSS = f"{pdf.BASE_URL}static/advisor/report.css"
 PERMALINK = "https://advisor.example.org/reports/1/"
 
 
@@ -132,7 +133,7 @@ def test_typed_markup_and_urls_render_as_text_and_fetch_nothing(fetched):
     title = '<img src="http://127.0.0.1:1/x"> file:///etc/passwd'
     organisation = '<link rel="stylesheet" href="file:///etc/passwd">'
     reader = PdfReader(io.BytesIO(pdf.render(issue(title, organisation), permalink=PERMALINK)))
-    assert fetched == [PRINT_CSS]
+    assert fetched == [REPORT_CSS, PRINT_CSS]
     assert title in text_of(reader)
     assert organisation in text_of(reader)
     assert reader.metadata.title == title
