@@ -221,6 +221,34 @@ def test_feedback_without_a_verdict_keeps_the_comment(client):
     assert not Feedback.objects.exists()
 
 
+def test_feedback_thanks_and_errors_appear_beside_the_form_without_javascript(client):
+    report = issue()
+    url = reverse("advisor:feedback", args=[report.id])
+    invalid = client.post(url, {"comment": "Half a thought"}).content.decode()
+    assert f'action="{url}#feedback"' in invalid, "the browser comes back to the form, not the page top"
+    form = invalid[invalid.index('id="feedback"') :]
+    assert '<div class="error-summary" role="alert">' in form and "Choose yes or no." in form
+    sent = client.post(url, {"agrees": "yes"}, follow=True)
+    assert sent.redirect_chain[-1][0].endswith("?feedback=sent#feedback")
+    body = sent.content.decode()
+    section = body[body.index('id="feedback"') :]
+    assert 'role="status">Thank you.' in section
+    assert "Thank you." not in body[: body.index('id="feedback"')], "not at the top, far from the form"
+
+
+def test_feedback_with_htmx_swaps_the_form_for_its_errors_or_the_thanks(client):
+    report = issue()
+    url = reverse("advisor:feedback", args=[report.id])
+    invalid = client.post(url, {"comment": "Half a thought"}, HTTP_HX_REQUEST="true")
+    body = invalid.content.decode()
+    assert invalid.status_code == 200 and "<html" not in body
+    assert body.lstrip().startswith('<section class="feedback" id="feedback"')
+    assert "Choose yes or no." in body and "Half a thought" in body
+    sent = client.post(url, {"agrees": "no", "comment": "CGNAT"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in sent and 'role="status">Thank you.' in sent and "<form" not in sent
+    assert Feedback.objects.get().comment == "CGNAT"
+
+
 def test_unknown_report_is_404(client):
     assert client.get("/reports/00000000-0000-0000-0000-000000000000/").status_code == 404
 
