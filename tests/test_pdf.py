@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import weasyprint
 from django.conf import settings
 from django.core.management import call_command
+from django.utils import timezone
 from pypdf import PdfReader
 
 from advisor import knowledge, pdf, reports, tasks
@@ -285,3 +287,93 @@ def test_recommend_command_writes_the_pdf(tmp_path):
     assert "(not stored)" in text
     assert reader.metadata.title == pdf.DEFAULT_TITLE
     assert not Report.objects.exists()
+
+
+@pytest.fixture(scope="module")
+def case_pdfs(django_db_setup, django_db_blocker) -> dict[str, PdfReader]:
+    """A realistic case with open questions, on A4 and Letter, rendered once for the read-only tests below."""
+    from tests.realistic_cases import CASES
+
+    with django_db_blocker.unblock():
+        kb = knowledge.current()
+        report = reports.issue(kb, CASES["hospital-campuses"].answers, title="Hospital campuses", save=False)
+        report.created_at = timezone.now()
+        return {
+            paper: PdfReader(io.BytesIO(pdf.render(report, paper, permalink=LONG_PERMALINK)))
+            for paper in ("a4", "letter")
+        }
+
+
+LONG_PERMALINK = "https://protocol-advisor.example.org/reports/752b95cd-b8c8-4c16-92a1-ca7409ce1a00/"
+REPORT_ID = "752b95cd-b8c8-4c16-92a1-ca7409ce1a00"
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_pdf_page_one_holds_the_decision_margin_assumptions_and_contents(case_pdfs, paper):
+    first = " ".join(case_pdfs[paper].pages[0].extract_text().split())
+    assert "Use IPsec ESP, tunnel mode (IKEv2)." in first
+    assert "A decisive lead: 23.1 points ahead of WireGuard." in first
+    assert "Assumptions made for open questions" in first and "Network path" in first
+    assert "Contents" in first and "Why this design" in first and "Appendix: answers and references" in first
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_pdf_outline_bookmarks_every_section(case_pdfs, paper):
+    titles = [entry.title for entry in case_pdfs[paper].outline if not isinstance(entry, list)]
+    assert titles == [
+        "1. Recommendation",
+        "2. Why this design",
+        "3. What to configure",
+        "4. What would change the answer",
+        "5. Warnings and where sources disagree",
+        "6. How every option scores",
+        "7. Appendix",
+    ]
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_pdf_permalink_id_never_breaks_and_one_date_format_is_used(case_pdfs, paper):
+    pages = [page.extract_text() for page in case_pdfs[paper].pages]
+    lines = [line for page in pages for line in page.splitlines()]
+    assert sum(REPORT_ID in line for line in lines) == 2, "cover and appendix, each id on one line"
+    assert not any(line.rstrip().endswith(REPORT_ID[:8]) for line in lines), "no line ends inside the id"
+    text = " ".join(" ".join(pages).split())
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text), "no ISO date beside the written-out one"
+    issued = re.findall(r"\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC", text)
+    assert len(issued) >= len(pages) + 2 and len(set(issued)) == 1, "cover, footers and appendix agree"
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_pdf_headings_copy_out_without_split_letters(case_pdfs, paper):
+    text = " ".join(page.extract_text() for page in case_pdfs[paper].pages)
+    for word in (
+        "ISSUED",
+        "KNOWLEDGE BASE",
+        "PERMALINK",
+        "PROTOCOL ADVISOR RECOMMENDATION",
+        "1. RECOMMENDATION",
+    ):
+        assert word in text
+    assert "I SSUED" not in text
+    # "A" and "I" are words of their own; any other lone capital before capitals is a split word.
+    assert not re.search(r"\b[B-HJ-Z] [A-Z]{2,}", text), "no capital split from the rest of its word"
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_pdf_prints_every_folded_section_whole(case_pdfs, paper):
+    from tests.realistic_cases import CASES
+
+    kb = knowledge.current()
+    report = reports.issue(kb, CASES["hospital-campuses"].answers, save=False)
+    text = text_of(case_pdfs[paper])
+    for part in report.result["parts"]:
+        for item in part["guidance"]:
+            assert item["title"] in text
+        assert "Every criterion's points for every protocol" in text
+        for row in part["ranking"][0]["contributions"]:
+            assert row["criterion_name"] in text
+    for row in report.result["answer_changes"]:
+        assert " ".join(row["sentence"].split())[:60] in text
+    for ref in reports.references(report):
+        assert ref["identifier"] in text
+    assert "▶" not in text and "►" not in text, "no disclosure markers on paper"
