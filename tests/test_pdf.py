@@ -42,6 +42,26 @@ def report() -> Report:
     return issue()
 
 
+@pytest.fixture(scope="module")
+def site_to_site(django_db_setup, django_db_blocker) -> tuple[Report, PdfReader]:
+    """One titled report and its A4 PDF, rendered once for the tests that only read it.
+
+    pytest-django's database access is per test; the report is built unsaved (as the command line's
+    are), so nothing outlives the module.
+    """
+    with django_db_blocker.unblock():
+        kb = knowledge.current()
+        report = reports.issue(
+            kb,
+            kb.profile("site-to-site").answers,
+            title="Head office to Leeds branch link",
+            organisation="Northwind Trading",
+            save=False,
+        )
+        report.created_at = timezone.now()
+        return report, PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+
+
 @pytest.fixture
 def fetched(monkeypatch) -> list[str]:
     """Every URL WeasyPrint asks the fetcher for, refused or not."""
@@ -56,8 +76,8 @@ def fetched(monkeypatch) -> list[str]:
     return calls
 
 
-def test_pdf_states_the_recommendation_its_sources_and_the_users_title(report):
-    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+def test_pdf_states_the_recommendation_its_sources_and_the_users_title(site_to_site):
+    report, reader = site_to_site
     text = text_of(reader)
     assert len(reader.pages) > 1
     assert report.primary_name == "IPsec ESP, tunnel mode (IKEv2)"
@@ -83,8 +103,8 @@ def test_pdf_of_a_design_in_parts_gives_each_part_its_why_guidance_and_limits():
     assert "Traffic is protected only between the gateways" in text
 
 
-def test_pdf_metadata_names_title_author_language_and_date(report):
-    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+def test_pdf_metadata_names_title_author_language_and_date(site_to_site):
+    report, reader = site_to_site
     assert reader.metadata.title == "Head office to Leeds branch link"
     assert reader.metadata.author == "Northwind Trading"
     assert reader.metadata.creation_date.date() == report.created_at.date()
@@ -97,8 +117,8 @@ def test_pdf_without_a_title_or_organisation_uses_the_products_names():
     assert reader.metadata.author == "Protocol Advisor"
 
 
-def test_pdf_is_tagged_for_assistive_technology(report):
-    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+def test_pdf_is_tagged_for_assistive_technology(site_to_site):
+    reader = site_to_site[1]
     catalog = reader.trailer["/Root"]
     assert catalog["/MarkInfo"]["/Marked"].value is True
     assert catalog["/StructTreeRoot"]["/Type"] == "/StructTreeRoot"
@@ -106,8 +126,8 @@ def test_pdf_is_tagged_for_assistive_technology(report):
     assert b"pdfuaid:part" in catalog["/Metadata"].get_object().get_data()
 
 
-def test_pdf_embeds_the_systems_dejavu_fonts(report):
-    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+def test_pdf_embeds_the_systems_dejavu_fonts(site_to_site):
+    reader = site_to_site[1]
     fonts = {}
     for page in reader.pages:
         for font in page["/Resources"]["/Font"].values():
@@ -120,9 +140,8 @@ def test_pdf_embeds_the_systems_dejavu_fonts(report):
 
 
 @pytest.mark.parametrize(("paper", "size"), [("a4", (595, 842)), ("letter", (612, 792))])
-def test_pdf_is_laid_out_on_the_paper_asked_for(report, paper, size):
-    reader = PdfReader(io.BytesIO(pdf.render(report, paper, permalink=PERMALINK)))
-    box = reader.pages[0].mediabox
+def test_pdf_is_laid_out_on_the_paper_asked_for(case_pdfs, paper, size):
+    box = case_pdfs[paper].pages[0].mediabox
     assert (round(box.width), round(box.height)) == size
 
 
