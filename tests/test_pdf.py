@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,11 +90,15 @@ def test_pdf_states_the_recommendation_its_sources_and_the_users_title(site_to_s
     assert "Page 1 of" in text
 
 
-def test_pdf_of_a_design_in_parts_gives_each_part_its_why_guidance_and_limits():
+def test_pdf_of_a_design_in_parts_gives_each_part_its_why_guidance_and_limits(caplog):
     kb = knowledge.current()
     answers = {**kb.profile("sites-and-customer-portal").answers, "path": ("unknown",)}
     report = reports.issue(kb, answers)
-    text = text_of(PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK))))
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        text = text_of(PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK))))
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("weasyprint")] == [], (
+        "report.css and print.css hold nothing WeasyPrint ignores with a warning"
+    )
     assert "IPsec ESP, tunnel mode (IKEv2) + TLS 1.3 / 1.2" in text
     assert "Part 1: Link between sites" in text and "Part 2: Public service" in text
     assert "Assumptions made for open questions" in text and "Network path" in text
