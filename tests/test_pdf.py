@@ -396,6 +396,8 @@ def test_pdf_prints_every_folded_section_whole(case_pdfs, paper):
         assert "Every criterion's points for every protocol" in text
         for row in part["ranking"][0]["contributions"]:
             assert row["criterion_name"] in text
+        for row in part["excluded"]:
+            assert " ".join(row["reason"].split())[:60] in text
     for row in report.result["answer_changes"]:
         assert " ".join(row["sentence"].split())[:60] in text
     for ref in reports.references(report):
