@@ -7,29 +7,11 @@ stored, never from the live knowledge base.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from django.template.defaultfilters import date as date_filter
+from django.utils import timezone
 
 from advisor import engine
 from advisor.models import Assessment, Report, SourceDisagreement
-
-PALETTE = (
-    "#0b5cad",
-    "#2f8f5b",
-    "#c2571a",
-    "#7b4fb3",
-    "#b3263e",
-    "#1f8a99",
-    "#8a6d0b",
-    "#4d5b6b",
-    "#d17fb0",
-    "#5a9e2f",
-    "#9c4a2e",
-    "#3c6fd6",
-    "#a1892e",
-    "#6b3f6f",
-    "#2e7d74",
-)
-"""One colour per criterion, in criterion order; neighbours differ in hue and lightness."""
 
 
 def issue(
@@ -90,66 +72,60 @@ def _bears_on_design(row: SourceDisagreement, result: engine.Recommendation) -> 
     )
 
 
-@dataclass(frozen=True)
-class Bar:
-    """One protocol's row in the contribution chart: its segments, left to right."""
-
-    rank: int
-    name: str
-    total: float
-    y: float
-    end: float
-    segments: tuple[dict, ...]
-
-
-CHART_WIDTH, LABEL_WIDTH, ROW_HEIGHT, BAR_HEIGHT = 640, 220, 30, 18
+DECIDERS_SHOWN = 4
+"""Criteria shown in a part's chart: enough to explain a ranking, few enough to read at a glance."""
 
 
 def chart(result: dict) -> dict:
-    """Geometry of a horizontal stacked bar chart: each protocol's score split by criterion."""
-    scale = (CHART_WIDTH - LABEL_WIDTH - 50) / 100
-    criteria = [c["criterion"] for c in result["ranking"][0]["contributions"]] if result["ranking"] else []
-    colours = {slug: PALETTE[i % len(PALETTE)] for i, slug in enumerate(criteria)}
-    bars = []
-    for index, row in enumerate(result["ranking"]):
-        x = LABEL_WIDTH
-        segments = []
-        for part in row["contributions"]:
-            width = part["points"] * scale
-            if width > 0:
-                segments.append(
-                    {
-                        "x": round(x, 2),
-                        "width": round(width, 2),
-                        "colour": colours[part["criterion"]],
-                        "label": f"{part['criterion_name']}: {part['points']:.1f} points",
-                    }
-                )
-            x += width
-        bars.append(
-            Bar(
-                row["rank"], row["protocol"]["name"], row["total"], index * ROW_HEIGHT, x + 6, tuple(segments)
-            )
-        )
-    legend = [
-        {"name": c["criterion_name"], "colour": colours[c["criterion"]]}
-        for c in (result["ranking"][0]["contributions"] if result["ranking"] else [])
-        if any(
-            part["points"] > 0
-            for row in result["ranking"]
-            for part in row["contributions"]
-            if part["criterion"] == c["criterion"]
-        )
+    """What decides a ranking: the criteria where the pick and the runner-up differ most, in points.
+
+    Each row names the criterion and both protocols with their points, so the chart reads in greyscale
+    and on a phone without a colour legend. Bar lengths are percentages of the largest value shown.
+    With a single eligible protocol, its strongest criteria are shown instead. `table` holds every
+    criterion's points for every ranked protocol, for the full table below the chart.
+    """
+    ranking = result["ranking"]
+    if not ranking:
+        return {"pick": None, "runner_up": None, "rows": [], "table": []}
+    pick = ranking[0]
+    runner_up = ranking[1] if len(ranking) > 1 else None
+    rival = {c["criterion"]: c["points"] for c in runner_up["contributions"]} if runner_up else {}
+    differences = [
+        {
+            "name": c["criterion_name"],
+            "pick_points": c["points"],
+            "runner_up_points": rival.get(c["criterion"], 0.0),
+            "difference": round(c["points"] - rival.get(c["criterion"], 0.0), 2),
+            "gap": round(abs(c["points"] - rival.get(c["criterion"], 0.0)), 2),
+        }
+        for c in pick["contributions"]
+    ]
+    if runner_up:
+        differences.sort(key=lambda row: -abs(row["difference"]))
+        shown = [row for row in differences if row["difference"]][:DECIDERS_SHOWN]
+    else:
+        differences.sort(key=lambda row: -row["pick_points"])
+        shown = [row for row in differences if row["pick_points"]][:DECIDERS_SHOWN]
+    longest = max((max(row["pick_points"], row["runner_up_points"]) for row in shown), default=0) or 1
+    for row in shown:
+        row["pick_length"] = round(100 * row["pick_points"] / longest, 1)
+        row["runner_up_length"] = round(100 * row["runner_up_points"] / longest, 1)
+    points = {
+        row["protocol"]["slug"]: {c["criterion"]: c["points"] for c in row["contributions"]}
+        for row in ranking
+    }
+    table = [
+        {
+            "name": c["criterion_name"],
+            "points": [points[row["protocol"]["slug"]].get(c["criterion"], 0.0) for row in ranking],
+        }
+        for c in pick["contributions"]
     ]
     return {
-        "width": CHART_WIDTH,
-        "height": len(bars) * ROW_HEIGHT + 10,
-        "label_width": LABEL_WIDTH,
-        "bar_height": BAR_HEIGHT,
-        "text_offset": BAR_HEIGHT - 4,
-        "bars": bars,
-        "legend": legend,
-        "scale": scale,
+        "pick": pick["protocol"]["name"],
+        "runner_up": runner_up["protocol"]["name"] if runner_up else None,
+        "rows": shown,
+        "table": table,
     }
 
 
@@ -171,6 +147,23 @@ def references(report: Report) -> list[dict]:
     return [found[key] for key in sorted(found)]
 
 
+ISSUED_FORMAT = "j F Y, H:i e"
+"""The one way a report's date is written: cover, running footer and appendix alike."""
+
+
+def issued(report: Report) -> str:
+    return date_filter(timezone.localtime(report.created_at), ISSUED_FORMAT)
+
+
+def permalink_lines(permalink: str) -> list[str]:
+    """The permalink in pieces that end at a slash, so a line may break after a slash and nowhere else.
+
+    The report's id is one piece: it never splits across lines, and text copied from a PDF keeps it whole.
+    """
+    pieces = permalink.split("/")
+    return [piece + "/" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+
+
 def context(report: Report, permalink: str) -> dict:
     """What the report body template needs, for the page and the PDF alike.
 
@@ -178,7 +171,14 @@ def context(report: Report, permalink: str) -> dict:
     template, so an old report renders exactly as it was issued.
     """
     result = report.result
-    common = {"report": report, "result": result, "references": references(report), "permalink": permalink}
+    common = {
+        "report": report,
+        "result": result,
+        "references": references(report),
+        "permalink": permalink,
+        "permalink_lines": permalink_lines(permalink),
+        "issued": issued(report),
+    }
     if result.get("format", 1) == 1:
         return {
             **common,

@@ -532,6 +532,7 @@ def _report_page(request: HttpRequest, issued: Report, *, status: int = 200, **e
         # The version served, not the newest: while the newest has problems, reports come from an older one.
         "kb_version": knowledge.current().version,
         "feedback_form": extra.pop("feedback_form", None) or FeedbackForm(),
+        "feedback_sent": request.GET.get("feedback") == "sent",
         "changes": reports.diff(issued.previous, issued) if issued.previous else None,
         **extra,
     }
@@ -623,10 +624,15 @@ def feedback(request: HttpRequest, report_id: UUID) -> HttpResponse:
         return refused
     form = FeedbackForm(request.POST)
     if not form.is_valid():
+        # htmx swaps only successful responses: its form gets the errors in place, with a 200.
+        if _is_partial(request):
+            return render(request, "advisor/report.html#feedback", {"report": issued, "feedback_form": form})
         return _report_page(request, issued, status=400, feedback_form=form)
     Feedback.objects.create(report=issued, **form.cleaned_data)
-    messages.success(request, "Thank you. Your feedback goes to the people who maintain the advice.")
-    return redirect(reverse("advisor:report", args=[issued.id]) + "#feedback")
+    if _is_partial(request):
+        return render(request, "advisor/report.html#feedback", {"report": issued, "feedback_sent": True})
+    # The thank-you shows where the form was: the fragment brings the browser back to it.
+    return redirect(reverse("advisor:report", args=[issued.id]) + "?feedback=sent#feedback")
 
 
 @require_safe

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 import weasyprint
 from django.conf import settings
 from django.core.management import call_command
+from django.utils import timezone
 from pypdf import PdfReader
 
 from advisor import knowledge, pdf, reports, tasks
@@ -21,6 +24,7 @@ pytestmark = pytest.mark.django_db
 
 STATIC_DIR = Path(settings.STATICFILES_DIRS[0])
 PRINT_CSS = f"{pdf.BASE_URL}static/advisor/print.css"
+REPORT_CSS = f"{pdf.BASE_URL}static/advisor/report.css"
 PERMALINK = "https://advisor.example.org/reports/1/"
 
 
@@ -39,6 +43,26 @@ def report() -> Report:
     return issue()
 
 
+@pytest.fixture(scope="module")
+def site_to_site(django_db_setup, django_db_blocker) -> tuple[Report, PdfReader]:
+    """One titled report and its A4 PDF, rendered once for the tests that only read it.
+
+    pytest-django's database access is per test; the report is built unsaved (as the command line's
+    are), so nothing outlives the module.
+    """
+    with django_db_blocker.unblock():
+        kb = knowledge.current()
+        report = reports.issue(
+            kb,
+            kb.profile("site-to-site").answers,
+            title="Head office to Leeds branch link",
+            organisation="Northwind Trading",
+            save=False,
+        )
+        report.created_at = timezone.now()
+        return report, PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+
+
 @pytest.fixture
 def fetched(monkeypatch) -> list[str]:
     """Every URL WeasyPrint asks the fetcher for, refused or not."""
@@ -53,8 +77,8 @@ def fetched(monkeypatch) -> list[str]:
     return calls
 
 
-def test_pdf_states_the_recommendation_its_sources_and_the_users_title(report):
-    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+def test_pdf_states_the_recommendation_its_sources_and_the_users_title(site_to_site):
+    report, reader = site_to_site
     text = text_of(reader)
     assert len(reader.pages) > 1
     assert report.primary_name == "IPsec ESP, tunnel mode (IKEv2)"
@@ -66,11 +90,15 @@ def test_pdf_states_the_recommendation_its_sources_and_the_users_title(report):
     assert "Page 1 of" in text
 
 
-def test_pdf_of_a_design_in_parts_gives_each_part_its_why_guidance_and_limits():
+def test_pdf_of_a_design_in_parts_gives_each_part_its_why_guidance_and_limits(caplog):
     kb = knowledge.current()
     answers = {**kb.profile("sites-and-customer-portal").answers, "path": ("unknown",)}
     report = reports.issue(kb, answers)
-    text = text_of(PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK))))
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        text = text_of(PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK))))
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("weasyprint")] == [], (
+        "report.css and print.css hold nothing WeasyPrint ignores with a warning"
+    )
     assert "IPsec ESP, tunnel mode (IKEv2) + TLS 1.3 / 1.2" in text
     assert "Part 1: Link between sites" in text and "Part 2: Public service" in text
     assert "Assumptions made for open questions" in text and "Network path" in text
@@ -80,8 +108,8 @@ def test_pdf_of_a_design_in_parts_gives_each_part_its_why_guidance_and_limits():
     assert "Traffic is protected only between the gateways" in text
 
 
-def test_pdf_metadata_names_title_author_language_and_date(report):
-    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+def test_pdf_metadata_names_title_author_language_and_date(site_to_site):
+    report, reader = site_to_site
     assert reader.metadata.title == "Head office to Leeds branch link"
     assert reader.metadata.author == "Northwind Trading"
     assert reader.metadata.creation_date.date() == report.created_at.date()
@@ -94,8 +122,8 @@ def test_pdf_without_a_title_or_organisation_uses_the_products_names():
     assert reader.metadata.author == "Protocol Advisor"
 
 
-def test_pdf_is_tagged_for_assistive_technology(report):
-    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+def test_pdf_is_tagged_for_assistive_technology(site_to_site):
+    reader = site_to_site[1]
     catalog = reader.trailer["/Root"]
     assert catalog["/MarkInfo"]["/Marked"].value is True
     assert catalog["/StructTreeRoot"]["/Type"] == "/StructTreeRoot"
@@ -103,8 +131,8 @@ def test_pdf_is_tagged_for_assistive_technology(report):
     assert b"pdfuaid:part" in catalog["/Metadata"].get_object().get_data()
 
 
-def test_pdf_embeds_the_systems_dejavu_fonts(report):
-    reader = PdfReader(io.BytesIO(pdf.render(report, permalink=PERMALINK)))
+def test_pdf_embeds_the_systems_dejavu_fonts(site_to_site):
+    reader = site_to_site[1]
     fonts = {}
     for page in reader.pages:
         for font in page["/Resources"]["/Font"].values():
@@ -117,9 +145,8 @@ def test_pdf_embeds_the_systems_dejavu_fonts(report):
 
 
 @pytest.mark.parametrize(("paper", "size"), [("a4", (595, 842)), ("letter", (612, 792))])
-def test_pdf_is_laid_out_on_the_paper_asked_for(report, paper, size):
-    reader = PdfReader(io.BytesIO(pdf.render(report, paper, permalink=PERMALINK)))
-    box = reader.pages[0].mediabox
+def test_pdf_is_laid_out_on_the_paper_asked_for(case_pdfs, paper, size):
+    box = case_pdfs[paper].pages[0].mediabox
     assert (round(box.width), round(box.height)) == size
 
 
@@ -132,7 +159,7 @@ def test_typed_markup_and_urls_render_as_text_and_fetch_nothing(fetched):
     title = '<img src="http://127.0.0.1:1/x"> file:///etc/passwd'
     organisation = '<link rel="stylesheet" href="file:///etc/passwd">'
     reader = PdfReader(io.BytesIO(pdf.render(issue(title, organisation), permalink=PERMALINK)))
-    assert fetched == [PRINT_CSS]
+    assert fetched == [REPORT_CSS, PRINT_CSS]
     assert title in text_of(reader)
     assert organisation in text_of(reader)
     assert reader.metadata.title == title
@@ -284,3 +311,95 @@ def test_recommend_command_writes_the_pdf(tmp_path):
     assert "(not stored)" in text
     assert reader.metadata.title == pdf.DEFAULT_TITLE
     assert not Report.objects.exists()
+
+
+@pytest.fixture(scope="module")
+def case_pdfs(django_db_setup, django_db_blocker) -> dict[str, PdfReader]:
+    """A realistic case with open questions, on A4 and Letter, rendered once for the read-only tests below."""
+    from tests.realistic_cases import CASES
+
+    with django_db_blocker.unblock():
+        kb = knowledge.current()
+        report = reports.issue(kb, CASES["hospital-campuses"].answers, title="Hospital campuses", save=False)
+        report.created_at = timezone.now()
+        return {
+            paper: PdfReader(io.BytesIO(pdf.render(report, paper, permalink=LONG_PERMALINK)))
+            for paper in ("a4", "letter")
+        }
+
+
+LONG_PERMALINK = "https://protocol-advisor.example.org/reports/752b95cd-b8c8-4c16-92a1-ca7409ce1a00/"
+REPORT_ID = "752b95cd-b8c8-4c16-92a1-ca7409ce1a00"
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_pdf_page_one_holds_the_decision_margin_assumptions_and_contents(case_pdfs, paper):
+    first = " ".join(case_pdfs[paper].pages[0].extract_text().split())
+    assert "Use IPsec ESP, tunnel mode (IKEv2)." in first
+    assert "A decisive lead: 23.1 points ahead of WireGuard." in first
+    assert "Assumptions made for open questions" in first and "Network path" in first
+    assert "Contents" in first and "Why this design" in first and "Appendix: answers and references" in first
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_pdf_outline_bookmarks_every_section(case_pdfs, paper):
+    titles = [entry.title for entry in case_pdfs[paper].outline if not isinstance(entry, list)]
+    assert titles == [
+        "1. Recommendation",
+        "2. Why this design",
+        "3. What to configure",
+        "4. What would change the answer",
+        "5. Warnings and where sources disagree",
+        "6. How every option scores",
+        "7. Appendix",
+    ]
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_pdf_permalink_id_never_breaks_and_one_date_format_is_used(case_pdfs, paper):
+    pages = [page.extract_text() for page in case_pdfs[paper].pages]
+    lines = [line for page in pages for line in page.splitlines()]
+    assert sum(REPORT_ID in line for line in lines) == 2, "cover and appendix, each id on one line"
+    assert not any(line.rstrip().endswith(REPORT_ID[:8]) for line in lines), "no line ends inside the id"
+    text = " ".join(" ".join(pages).split())
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text), "no ISO date beside the written-out one"
+    issued = re.findall(r"\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC", text)
+    assert len(issued) >= len(pages) + 2 and len(set(issued)) == 1, "cover, footers and appendix agree"
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_pdf_headings_copy_out_without_split_letters(case_pdfs, paper):
+    text = " ".join(page.extract_text() for page in case_pdfs[paper].pages)
+    for word in (
+        "ISSUED",
+        "KNOWLEDGE BASE",
+        "PERMALINK",
+        "PROTOCOL ADVISOR RECOMMENDATION",
+        "1. RECOMMENDATION",
+    ):
+        assert word in text
+    assert "I SSUED" not in text
+    # "A" and "I" are words of their own; any other lone capital before capitals is a split word.
+    assert not re.search(r"\b[B-HJ-Z] [A-Z]{2,}", text), "no capital split from the rest of its word"
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_pdf_prints_every_folded_section_whole(case_pdfs, paper):
+    from tests.realistic_cases import CASES
+
+    kb = knowledge.current()
+    report = reports.issue(kb, CASES["hospital-campuses"].answers, save=False)
+    text = text_of(case_pdfs[paper])
+    for part in report.result["parts"]:
+        for item in part["guidance"]:
+            assert item["title"] in text
+        assert "Every criterion's points for every protocol" in text
+        for row in part["ranking"][0]["contributions"]:
+            assert row["criterion_name"] in text
+        for row in part["excluded"]:
+            assert " ".join(row["reason"].split())[:60] in text
+    for row in report.result["answer_changes"]:
+        assert " ".join(row["sentence"].split())[:60] in text
+    for ref in reports.references(report):
+        assert ref["identifier"] in text
+    assert "▶" not in text and "►" not in text, "no disclosure markers on paper"

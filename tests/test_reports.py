@@ -30,13 +30,16 @@ def test_report_page_carries_every_section(client):
     body = page(client, issue("remote-access-managed"))
     for heading in (
         "1. Recommendation",
-        "2. What to configure",
-        "3. What would change the answer",
-        "4. Warnings and where sources disagree",
-        "5. How every option scores",
-        "6. Appendix",
+        "2. Why this design",
+        "3. What to configure",
+        "4. What would change the answer",
+        "5. Warnings and where sources disagree",
+        "6. How every option scores",
+        "7. Appendix",
     ):
         assert heading in body
+    for anchor in ("why", "configure", "changes", "warnings", "scores", "appendix"):
+        assert f'<a href="#{anchor}">' in body and f'id="{anchor}"' in body, "contents link to every section"
     assert "Assumptions made for open questions" not in body, "every question was answered"
     assert "IPsec ESP, tunnel mode (IKEv2)" in body
     assert "<svg" in body and "<rect" in body
@@ -84,7 +87,8 @@ def test_open_questions_appear_as_assumptions_in_the_report(client):
     answers = {**knowledge.current().profile("site-to-site").answers, "path": ("unknown",)}
     report = reports.issue(knowledge.current(), answers)
     body = page(client, report)
-    assert "2. Assumptions made for open questions" in body
+    summary = body[body.index('id="summary"') : body.index('id="why"')]
+    assert "Assumptions made for open questions" in summary, "the main assumptions open the report"
     assert "Network path" in body and "TCP 443" in body
 
 
@@ -217,18 +221,65 @@ def test_feedback_without_a_verdict_keeps_the_comment(client):
     assert not Feedback.objects.exists()
 
 
+def test_feedback_thanks_and_errors_appear_beside_the_form_without_javascript(client):
+    report = issue()
+    url = reverse("advisor:feedback", args=[report.id])
+    invalid = client.post(url, {"comment": "Half a thought"}).content.decode()
+    assert f'action="{url}#feedback"' in invalid, "the browser comes back to the form, not the page top"
+    form = invalid[invalid.index('id="feedback"') :]
+    assert '<div class="error-summary" role="alert">' in form and "Choose yes or no." in form
+    sent = client.post(url, {"agrees": "yes"}, follow=True)
+    assert sent.redirect_chain[-1][0].endswith("?feedback=sent#feedback")
+    body = sent.content.decode()
+    section = body[body.index('id="feedback"') :]
+    assert 'role="status">Thank you.' in section
+    assert "Thank you." not in body[: body.index('id="feedback"')], "not at the top, far from the form"
+
+
+def test_feedback_with_htmx_swaps_the_form_for_its_errors_or_the_thanks(client):
+    report = issue()
+    url = reverse("advisor:feedback", args=[report.id])
+    invalid = client.post(url, {"comment": "Half a thought"}, HTTP_HX_REQUEST="true")
+    body = invalid.content.decode()
+    assert invalid.status_code == 200 and "<html" not in body
+    assert body.lstrip().startswith('<section class="feedback" id="feedback"')
+    assert "Choose yes or no." in body and "Half a thought" in body
+    sent = client.post(url, {"agrees": "no", "comment": "CGNAT"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in sent and 'role="status">Thank you.' in sent and "<form" not in sent
+    assert Feedback.objects.get().comment == "CGNAT"
+
+
 def test_unknown_report_is_404(client):
     assert client.get("/reports/00000000-0000-0000-0000-000000000000/").status_code == 404
 
 
-def test_chart_bars_add_up_to_each_total():
+def test_chart_shows_the_criteria_that_separate_the_pick_from_the_runner_up():
     part = issue().result["parts"][0]
-    geometry = reports.chart(part)
-    for bar, row in zip(geometry["bars"], part["ranking"], strict=True):
-        width = sum(segment["width"] for segment in bar.segments)
-        # Each segment comes from a contribution rounded to 0.01 points, so allow half of that per segment.
-        tolerance = (len(bar.segments) * 0.005 + 0.005) * geometry["scale"]
-        assert width == pytest.approx(row["total"] * geometry["scale"], abs=tolerance)
+    chart = reports.chart(part)
+    pick, runner_up = part["ranking"][0], part["ranking"][1]
+    rival = {c["criterion"]: c["points"] for c in runner_up["contributions"]}
+    gaps = sorted((abs(c["points"] - rival[c["criterion"]]) for c in pick["contributions"]), reverse=True)
+    assert (chart["pick"], chart["runner_up"]) == (pick["protocol"]["name"], runner_up["protocol"]["name"])
+    assert 0 < len(chart["rows"]) <= reports.DECIDERS_SHOWN
+    assert [row["gap"] for row in chart["rows"]] == pytest.approx(gaps[: len(chart["rows"])], abs=0.01)
+    assert max(max(row["pick_length"], row["runner_up_length"]) for row in chart["rows"]) == 100
+
+
+def test_full_contribution_table_adds_up_to_each_total():
+    part = issue().result["parts"][0]
+    table = reports.chart(part)["table"]
+    assert len(table) == len(part["ranking"][0]["contributions"])
+    for column, row in enumerate(part["ranking"]):
+        assert sum(criterion["points"][column] for criterion in table) == pytest.approx(row["total"], abs=0.1)
+
+
+def test_chart_of_a_lone_protocol_shows_its_strongest_criteria():
+    part = issue().result["parts"][0]
+    lone = {**part, "ranking": part["ranking"][:1]}
+    chart = reports.chart(lone)
+    assert chart["runner_up"] is None
+    points = [row["pick_points"] for row in chart["rows"]]
+    assert points == sorted(points, reverse=True) and points[0] > 0
 
 
 def pdf_url(report: Report, paper: str = "") -> str:
