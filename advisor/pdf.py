@@ -125,7 +125,7 @@ def layout(report: Report, paper: str = ReportPDF.Paper.A4, *, permalink: str) -
             "document_title": report.title or DEFAULT_TITLE,
             "author": report.organisation or "Protocol Advisor",
             "created": report.created_at.isoformat(timespec="seconds"),
-            "page_size": PAGE_SIZES[paper],
+            "page_size": PAGE_SIZES[ReportPDF.Paper(paper)],
         },
     )
     with collector_paused():

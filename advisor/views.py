@@ -49,7 +49,7 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def _too_many(request: HttpRequest, group: str) -> HttpResponse | None:
+def _too_many(request: HtmxHttpRequest, group: str) -> HttpResponse | None:
     """Count this request against its rate limit; the 429 page once the client is over it."""
     wait = limits.seconds_to_wait(request, group)
     return None if wait is None else too_many_requests(request, retry_after=wait)
@@ -233,7 +233,7 @@ def _neighbours(visible: tuple[engine.Question, ...], slug: str) -> tuple[str | 
     return (slugs[index - 1] if index else None, slugs[index + 1] if index + 1 < len(slugs) else None)
 
 
-def _returning(request: HttpRequest) -> bool:
+def _returning(request: HtmxHttpRequest) -> bool:
     """Whether this step was opened from the review, which comes back once the step is saved."""
     return request.GET.get("then") == "review"
 
@@ -524,7 +524,7 @@ def review(request: HtmxHttpRequest, assessment_id: UUID) -> HttpResponse:
     return render(request, template, context)
 
 
-def _report_page(request: HttpRequest, issued: Report, *, status: int = 200, **extra) -> HttpResponse:
+def _report_page(request: HtmxHttpRequest, issued: Report, *, status: int = 200, **extra) -> HttpResponse:
     permalink = request.build_absolute_uri(reverse("advisor:report", args=[issued.id]))
     context = {
         **reports.context(issued, permalink),
@@ -540,14 +540,14 @@ def _report_page(request: HttpRequest, issued: Report, *, status: int = 200, **e
 
 
 @require_safe
-def report(request: HttpRequest, report_id: UUID) -> HttpResponse:
+def report(request: HtmxHttpRequest, report_id: UUID) -> HttpResponse:
     """An issued report, shown from its snapshot; it says so when the knowledge base has moved on."""
     issued = get_object_or_404(Report.objects.select_related("assessment", "previous"), id=report_id)
     return _report_page(request, issued)
 
 
 @require_POST
-def reevaluate(request: HttpRequest, report_id: UUID) -> HttpResponse:
+def reevaluate(request: HtmxHttpRequest, report_id: UUID) -> HttpResponse:
     """The same answers against today's knowledge base: a new report, linked to the old, which stays.
 
     Asking again changes nothing: with the knowledge base unchanged, the report itself or the
@@ -589,7 +589,7 @@ def reevaluate(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def copy_answers(request: HttpRequest, report_id: UUID) -> HttpResponse:
+def copy_answers(request: HtmxHttpRequest, report_id: UUID) -> HttpResponse:
     """“Change answers” from a report's permalink: a new assessment of this browser, the report untouched.
 
     The permalink is made to be passed around (it is printed in the PDF), so it never edits the
@@ -617,7 +617,7 @@ def copy_answers(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def feedback(request: HttpRequest, report_id: UUID) -> HttpResponse:
+def feedback(request: HtmxHttpRequest, report_id: UUID) -> HttpResponse:
     """“Was this right?”: stored for the maintainers, listed in the admin with the report's answers."""
     issued = get_object_or_404(Report.objects.select_related("assessment", "previous"), id=report_id)
     if refused := _too_many(request, "feedback"):
@@ -636,7 +636,7 @@ def feedback(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 
 @require_safe
-def report_pdf(request: HttpRequest, report_id: UUID) -> HttpResponseBase:
+def report_pdf(request: HtmxHttpRequest, report_id: UUID) -> HttpResponseBase:
     """The report as PDF: rendered once per paper size, then always served from storage."""
     issued = get_object_or_404(Report.objects.select_related("assessment", "previous"), id=report_id)
     paper = request.GET.get("paper", ReportPDF.Paper.A4)
@@ -669,7 +669,7 @@ def report_pdf(request: HttpRequest, report_id: UUID) -> HttpResponseBase:
 
 
 @require_safe
-def decision_record(request: HttpRequest, report_id: UUID, extension: str) -> HttpResponse:
+def decision_record(request: HtmxHttpRequest, report_id: UUID, extension: str) -> HttpResponse:
     """The report's decision record, as Markdown for people or JSON for tools, built from its snapshot."""
     issued = get_object_or_404(Report, id=report_id)
     if extension not in ("md", "json"):
@@ -688,7 +688,7 @@ def decision_record(request: HttpRequest, report_id: UUID, extension: str) -> Ht
 
 
 @require_safe
-def report_bundle(request: HttpRequest, report_id: UUID) -> HttpResponse:
+def report_bundle(request: HtmxHttpRequest, report_id: UUID) -> HttpResponse:
     """The deployment bundle: PDF, decision record and configuration starting points, from the snapshot."""
     issued = get_object_or_404(Report, id=report_id)
     if not bundle.has_bundle(issued):
@@ -708,7 +708,7 @@ def report_bundle(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def report_pdf_retry(request: HttpRequest, report_id: UUID) -> HttpResponse:
+def report_pdf_retry(request: HtmxHttpRequest, report_id: UUID) -> HttpResponse:
     """Forget a failed or stalled render and try again."""
     issued = get_object_or_404(Report, id=report_id)
     if refused := _too_many(request, "pdf"):
@@ -721,7 +721,7 @@ def report_pdf_retry(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 
 @require_safe
-def compare(request: HttpRequest) -> HttpResponse:
+def compare(request: HtmxHttpRequest) -> HttpResponse:
     """Every protocol against every criterion: the knowledge base, browsable and filterable."""
     kb = knowledge.current()
     chosen = request.GET.get("criterion", "")
@@ -759,14 +759,14 @@ def compare(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def healthz(request: HttpRequest) -> HttpResponse:
+def healthz(request: HtmxHttpRequest) -> HttpResponse:
     """Liveness for load balancers: the process answers, without touching the database."""
     return HttpResponse("ok", content_type="text/plain")
 
 
 @never_cache
 @require_safe
-def readyz(request: HttpRequest) -> HttpResponse:
+def readyz(request: HtmxHttpRequest) -> HttpResponse:
     """Readiness for load balancers: this process reaches the database and has a knowledge base to serve."""
     try:
         version = KnowledgeBaseVersion.current_number()
@@ -780,7 +780,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ready", "database": "ok", "knowledge_base_version": version})
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
+def server_error(request: HtmxHttpRequest) -> HttpResponse:
     """Every unhandled error ends here (Django's handler500); a database that cannot be reached is a 503.
 
     Pages rendered here touch no database: the error may be that there is none.
@@ -790,13 +790,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return _error_page(request, "500.html", 500)
 
 
-def unavailable(request: HttpRequest) -> HttpResponse:
+def unavailable(request: HtmxHttpRequest) -> HttpResponse:
     """The database is out of reach: say so plainly, ask to retry shortly; saved answers are safe."""
     return _error_page(request, "503.html", 503, retry_after=30)
 
 
 def _error_page(
-    request: HttpRequest, template: str, status: int, retry_after: int | None = None
+    request: HtmxHttpRequest, template: str, status: int, retry_after: int | None = None
 ) -> HttpResponse:
     if request.path.startswith("/api/"):
         detail = {
@@ -812,7 +812,7 @@ def _error_page(
 
 
 def too_many_requests(
-    request: HttpRequest, exception: Exception | None = None, retry_after: int = 60
+    request: HtmxHttpRequest, exception: Exception | None = None, retry_after: int = 60
 ) -> HttpResponse:
     """Over a rate limit: 429, saying how long to wait (the API gets JSON); nothing was saved or lost."""
     if request.path.startswith("/api/"):
@@ -825,6 +825,6 @@ def too_many_requests(
     return response
 
 
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+def csrf_failure(request: HtmxHttpRequest, reason: str = "") -> HttpResponse:
     """A form came back without a valid security token: say so plainly; saved answers are safe."""
     return render(request, "advisor/csrf_failure.html", {"reason": reason}, status=403)
