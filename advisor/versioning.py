@@ -87,17 +87,22 @@ def _all_values(instance) -> dict:
     return values
 
 
-def value_text(model, name: str, value) -> str:
-    """A stored value as a maintainer reads it: names for ids, labels for choices."""
+def value_text(model, name: str, value, known: dict | None = None) -> str:
+    """A stored value as a maintainer reads it: names for ids, labels for choices.
+
+    `known` names records by (model name, id) that are gone from the database: deleted by the
+    same action.
+    """
     f = model._meta.get_field(name)
     if value is None or value == "" or value == []:
         return NO_VALUE
-    if f.many_to_many:
-        found = {obj.pk: str(obj) for obj in f.related_model._base_manager.filter(pk__in=value)}
-        return "; ".join(found.get(pk, f"#{pk} (deleted)") for pk in value)
     if f.is_relation:
-        obj = f.related_model._base_manager.filter(pk=value).first()
-        return str(obj) if obj is not None else f"#{value} (deleted)"
+        ids = value if f.many_to_many else [value]
+        related = f.related_model
+        found = {obj.pk: str(obj) for obj in related._base_manager.filter(pk__in=ids)}
+        for pk in ids:
+            found.setdefault(pk, (known or {}).get((related._meta.model_name, pk), f"#{pk} (deleted)"))
+        return "; ".join(found[pk] for pk in ids)
     if f.choices:
         return str(dict(f.flatchoices).get(value, value))
     if isinstance(value, bool):
@@ -284,6 +289,7 @@ def _record_collected(
     collection: dict, action: str, user, *, subject: dict, message: str, reverted=None
 ) -> KnowledgeBaseVersion:
     version = KnowledgeBaseVersion.record(action, user=user, message=message, reverted=reverted, **subject)
+    known = {(entry["model"], entry["pk"]): entry["repr"] for entry in collection.values()}
     KnowledgeBaseChange.objects.bulk_create(
         [
             KnowledgeBaseChange(
@@ -292,7 +298,7 @@ def _record_collected(
                 object_id=entry["pk"],
                 object_repr=entry["repr"][:200],
                 action=entry["action"],
-                fields=_field_rows(entry),
+                fields=_field_rows(entry, known),
             )
             for entry in collection.values()
         ]
@@ -300,7 +306,7 @@ def _record_collected(
     return version
 
 
-def _field_rows(entry: dict) -> list[dict]:
+def _field_rows(entry: dict, known: dict | None = None) -> list[dict]:
     model = apps.get_model(APP_LABEL, entry["model"])
     rows = []
     for f in tracked_fields(model):
@@ -315,8 +321,8 @@ def _field_rows(entry: dict) -> list[dict]:
                 "label": str(capfirst(f.verbose_name)),
                 "old": old,
                 "new": new,
-                "old_text": value_text(model, f.name, old),
-                "new_text": value_text(model, f.name, new),
+                "old_text": value_text(model, f.name, old, known),
+                "new_text": value_text(model, f.name, new, known),
             }
         )
     return rows
@@ -373,14 +379,14 @@ def _later_version(change: KnowledgeBaseChange) -> str:
     return f" (changed since in v{later.version.number})" if later else ""
 
 
-def _conflicts(change: KnowledgeBaseChange) -> list[str]:
+def _conflicts(change: KnowledgeBaseChange, restored: set) -> list[str]:
     """Why this record cannot be put back as it was before the version, if it cannot."""
     model, obj = _current(change)
     subject = f"{capfirst(model._meta.verbose_name)} “{change.object_repr}”"
     if change.action == KnowledgeBaseChange.Action.DELETED:
         if obj is not None:
             return [f"{subject} exists again{_later_version(change)}; it cannot be restored over it."]
-        return _missing_targets(model, change)
+        return _missing_targets(model, change, restored)
     if obj is None:
         return [f"{subject} no longer exists{_later_version(change)}."]
     now = _all_values(obj)
@@ -392,17 +398,18 @@ def _conflicts(change: KnowledgeBaseChange) -> list[str]:
                 f"not “{row['new_text']}” as this version left it{_later_version(change)}."
             )
     if change.action == KnowledgeBaseChange.Action.CHANGED:
-        problems += _missing_targets(model, change)
+        problems += _missing_targets(model, change, restored)
     return problems
 
 
-def _missing_targets(model, change: KnowledgeBaseChange) -> list[str]:
-    """Old values that point at records deleted since: they cannot be put back."""
+def _missing_targets(model, change: KnowledgeBaseChange, restored: set) -> list[str]:
+    """Old values that point at records deleted since, and not restored by the same revert."""
     problems = []
     for row in change.fields:
         f = model._meta.get_field(row["name"])
         wanted = row["old"] if f.many_to_many else ([row["old"]] if f.is_relation and row["old"] else [])
-        if wanted and f.related_model._base_manager.filter(pk__in=wanted).count() != len(set(wanted)):
+        wanted = {pk for pk in wanted if (f.related_model._meta.model_name, pk) not in restored}
+        if wanted and f.related_model._base_manager.filter(pk__in=wanted).count() != len(wanted):
             problems.append(
                 f"{capfirst(model._meta.verbose_name)} “{change.object_repr}”: {row['label'].lower()} was "
                 f"“{row['old_text']}”, and a record it names no longer exists."
@@ -458,8 +465,9 @@ def plan_revert(version: KnowledgeBaseVersion) -> RevertPlan:
             "changed were replaced, so it cannot be reverted."
         )
         return plan
+    restored = {(c.model, c.object_id) for c in changes if c.action == KnowledgeBaseChange.Action.DELETED}
     for change in changes:
-        plan.problems += _conflicts(change)
+        plan.problems += _conflicts(change, restored)
     if plan.problems:
         return plan
     touched = {(c.model, c.object_id) for c in changes}
@@ -471,8 +479,9 @@ def plan_revert(version: KnowledgeBaseVersion) -> RevertPlan:
                 plan.problems.append(f"The knowledge base refuses the old values: {error}")
             collected = list(_collection.get().values())
         transaction.set_rollback(True)
+    known = {(entry["model"], entry["pk"]): entry["repr"] for entry in collected}
     for entry in collected:
-        entry["fields"] = _field_rows(entry)
+        entry["fields"] = _field_rows(entry, known)
         model = apps.get_model(APP_LABEL, entry["model"])
         entry["type"] = str(capfirst(model._meta.verbose_name))
         if (entry["model"], entry["pk"]) not in touched:
