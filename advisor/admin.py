@@ -136,6 +136,12 @@ class VersionedAdmin(admin.ModelAdmin):
                 kwargs["queryset"] = edited
                 super().__init__(request.POST, request.FILES, **kwargs)
 
+            @property
+            def errors(self):
+                """No errors when every row is valid, so the list does not ask to correct any."""
+                errors = super().errors
+                return errors if any(errors) else []
+
         return TypedFormSet
 
     def changelist_view(self, request, extra_context=None):
@@ -465,7 +471,7 @@ def warn_about_idle_options(request, options) -> None:
             )
 
 
-class OptionInline(admin.TabularInline):
+class OptionInline(PlainForeignKeysInline):
     model = Option
     formset = OptionFormSet
     fields = ["order", "slug", "label", "help_text", "is_unknown", "flow", "effects"]
@@ -481,7 +487,12 @@ class OptionInline(admin.TabularInline):
 
     @admin.display(description="effects")
     def effects(self, obj: Option) -> str:
-        return effects_marker(obj)
+        """What the option does, linked to its page, where its effects are edited."""
+        if obj.pk is None:
+            return effects_marker(obj)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:advisor_option_change", args=[obj.pk]), effects_marker(obj)
+        )
 
 
 @admin.register(Question)

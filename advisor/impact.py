@@ -31,6 +31,9 @@ class ProfileImpact:
     margin_after: float | None
     guidance_added: tuple[str, ...]
     guidance_removed: tuple[str, ...]
+    agrees_before: bool
+    agrees_after: bool
+    """Whether the first part's protocol is the one the profile's experts expect."""
 
     @property
     def pick_changed(self) -> bool:
@@ -44,11 +47,11 @@ class ProfileImpact:
 
     @property
     def changed(self) -> bool:
-        return self.pick_changed or self.margin_changed or bool(self.guidance_added or self.guidance_removed)
+        return self.pick_changed or self.margin_changed or bool(self.guidance_changed)
 
     @property
-    def agrees_after(self) -> bool:
-        return self.after == self.expected
+    def guidance_changed(self) -> int:
+        return len(self.guidance_added) + len(self.guidance_removed)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ def compare(before: engine.KnowledgeBase, after: engine.KnowledgeBase) -> tuple[
                 margin_after=new.margin,
                 guidance_added=tuple(t for s, t in new_guidance.items() if s not in old_guidance),
                 guidance_removed=tuple(t for s, t in old_guidance.items() if s not in new_guidance),
+                agrees_before=old is not None and old.primary == profile.expected_protocol,
+                agrees_after=new.primary == profile.expected_protocol,
             )
         )
     return tuple(rows)
