@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, Value
@@ -168,10 +169,6 @@ class VersionedAdmin(admin.ModelAdmin):
         with versioning.collecting():
             return super().delete_view(request, *args, **kwargs)
 
-    def response_action(self, request, queryset, *args, **kwargs):
-        with versioning.collecting():
-            return super().response_action(request, queryset, *args, **kwargs)
-
     def log_addition(self, request, obj, message):
         entry = super().log_addition(request, obj, message)
         versioning.record(
@@ -200,7 +197,7 @@ class VersionedAdmin(admin.ModelAdmin):
         versioning.record_deletion(request.user, self.opts, deleted)
 
     def history_view(self, request, object_id, extra_context=None):
-        obj = self.get_object(request, object_id)
+        obj = self.get_object(request, unquote(object_id))
         versions = list(versioning.changes_of(obj)) if obj is not None else []
         return super().history_view(request, object_id, {**(extra_context or {}), "versions": versions})
 

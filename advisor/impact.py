@@ -56,10 +56,11 @@ class ProfileImpact:
 
 @dataclass(frozen=True)
 class Impact:
-    """Every profile's change, and the problems that would keep the site on the previous version."""
+    """Every profile's change, and the problems the edit would add to the knowledge base."""
 
     profiles: tuple[ProfileImpact, ...]
     problems: tuple[engine.IntegrityProblem, ...]
+    """Problems the edit adds; while any remain, the site keeps serving `served_version`."""
     served_version: int
 
     @property
@@ -73,6 +74,10 @@ class Impact:
     @property
     def picks_changed(self) -> int:
         return sum(row.pick_changed for row in self.profiles)
+
+
+def _servable(kb: engine.KnowledgeBase, problems) -> engine.KnowledgeBase:
+    return engine.repaired(kb) if problems else kb
 
 
 def _design(kb: engine.KnowledgeBase, result: engine.Recommendation) -> str:
@@ -113,12 +118,17 @@ def compare(before: engine.KnowledgeBase, after: engine.KnowledgeBase) -> tuple[
 
 
 def measure(apply: Callable[[], None]) -> Impact:
-    """Run `apply` (which saves the edit) in a transaction that is rolled back, and compare the advice."""
+    """Run `apply` (which saves the edit) in a transaction that is rolled back, and compare the advice.
+
+    Both sides are the knowledge base as it is (without what is broken, if anything is), so problems
+    left by earlier edits do not count as this edit's impact.
+    """
     state = knowledge.state()
     with transaction.atomic(), versioning.recorded_elsewhere():
         apply()
         after = knowledge.build()
         transaction.set_rollback(True)
     problems = engine.integrity_problems(after)
-    profiles = compare(state.served, engine.repaired(after) if problems else after)
-    return Impact(profiles=profiles, problems=problems, served_version=state.served.version)
+    profiles = compare(_servable(state.live, state.problems), _servable(after, problems))
+    added = tuple(problem for problem in problems if problem not in state.problems)
+    return Impact(profiles=profiles, problems=added, served_version=state.served.version)

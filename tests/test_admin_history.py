@@ -78,6 +78,25 @@ def criteria_list_data(**changes) -> dict:
     return data
 
 
+def question_with_new_option(question: Question, **extra) -> dict:
+    """The question's page as it is (flows included), with a new option “A lab network” left without an order."""
+    data = question_post_data(question, **extra)
+    options = list(question.options.all())
+    for index, option in enumerate(options):
+        data[f"options-{index}-flow"] = str(option.flow_id or "")
+    new = len(options)
+    data.update(
+        {
+            **inline_management("options", new + 1, new),
+            f"options-{new}-question": str(question.pk),
+            f"options-{new}-slug": "lab-network",
+            f"options-{new}-label": "A lab network",
+            f"options-{new}-order": "",
+        }
+    )
+    return data
+
+
 # --- History with values --------------------------------------------------------------------------
 
 
@@ -234,17 +253,7 @@ def test_reverting_a_deletion_restores_the_records_it_cascaded_to(staff_client):
 
 def test_reverting_an_addition_deletes_it_and_refuses_once_something_depends_on_it(staff_client):
     question = Question.objects.get(slug="scope")
-    data = question_post_data(question)
-    count = question.options.count()
-    data.update(
-        {
-            **inline_management("options", count + 1, count),
-            f"options-{count}-question": str(question.pk),
-            f"options-{count}-slug": "lab-network",
-            f"options-{count}-label": "A lab network",
-            f"options-{count}-order": "",
-        }
-    )
+    data = question_with_new_option(question)
     assert staff_client.post(admin_url(Question, "change", question.pk), data).status_code == 302
     addition = KnowledgeBaseVersion.objects.first()
     option = Option.objects.get(question=question, slug="lab-network")
@@ -359,17 +368,7 @@ def test_an_issued_report_stays_as_it_was_through_edits_and_reverts(staff_client
 def test_a_new_option_goes_last_and_is_flagged_until_it_has_effects(staff_client):
     question = Question.objects.get(slug="scope")
     last = max(question.options.values_list("order", flat=True))
-    data = question_post_data(question)
-    count = question.options.count()
-    data.update(
-        {
-            **inline_management("options", count + 1, count),
-            f"options-{count}-question": str(question.pk),
-            f"options-{count}-slug": "lab-network",
-            f"options-{count}-label": "A lab network",
-            f"options-{count}-order": "",
-        }
-    )
+    data = question_with_new_option(question)
     response = staff_client.post(admin_url(Question, "change", question.pk), data, follow=True)
     option = Option.objects.get(question=question, slug="lab-network")
     assert option.order == last + 1
@@ -389,3 +388,20 @@ def test_an_option_added_on_its_own_page_goes_last():
     assert option.order == last + 1
     assert ProfileAnswer.objects.filter(option=option).count() == 0
     assert KnowledgeBaseChange.objects.filter(model="option", object_id=option.pk, action="added").exists()
+
+
+def test_a_preview_names_the_problems_an_edit_would_add_and_not_those_already_there(staff_client):
+    Option.objects.create(question=Question.objects.get(slug="path"), slug="older", label="Older, idle")
+    question = Question.objects.get(slug="scope")
+    data = question_with_new_option(question, _preview="Preview impact")
+    count = question.options.count()
+    response = staff_client.post(admin_url(Question, "change", question.pk), data)
+    assert response.status_code == 200
+    problems = response.context["impact"].problems
+    assert [(problem.code, problem.record) for problem in problems] == [
+        ("option-without-effect", ("option", "scope", "lab-network"))
+    ]
+    assert "this edit adds 1 problem" in response.content.decode()
+    assert not Option.objects.filter(slug="lab-network").exists()
+    typed = response.context["inline_admin_formsets"][0].formset.forms[count]
+    assert typed["label"].value() == "A lab network"
