@@ -7,6 +7,7 @@ from django.contrib.messages import get_messages
 
 from advisor import knowledge, reports
 from advisor.models import (
+    ConsistencyRule,
     Criterion,
     KnowledgeBaseChange,
     KnowledgeBaseVersion,
@@ -405,3 +406,25 @@ def test_a_preview_names_the_problems_an_edit_would_add_and_not_those_already_th
     assert not Option.objects.filter(slug="lab-network").exists()
     typed = response.context["inline_admin_formsets"][0].formset.forms[count]
     assert typed["label"].value() == "A lab network"
+
+
+def test_a_delete_action_on_the_list_records_one_version_with_every_record(staff_client):
+    rules = list(ConsistencyRule.objects.all()[:2])
+    triggers = set(rules[0].when_all.values_list("pk", flat=True))
+    assert triggers
+    response = staff_client.post(
+        admin_url(ConsistencyRule, "changelist"),
+        {"action": "delete_selected", "_selected_action": [str(rule.pk) for rule in rules], "post": "yes"},
+    )
+    assert response.status_code == 302
+    version = KnowledgeBaseVersion.objects.first()
+    assert version.action == KnowledgeBaseVersion.Action.DELETED
+    assert {("consistencyrule", rule.pk) for rule in rules} <= set(
+        version.changes.values_list("model", "object_id")
+    )
+    message = field_rows(version, "consistencyrule", rules[0].pk)["message"]
+    assert message == (rules[0].message, "—")
+    assert staff_client.post(revert_url(version)).status_code == 302
+    assert ConsistencyRule.objects.filter(pk__in=[rule.pk for rule in rules]).count() == 2
+    restored = ConsistencyRule.objects.get(pk=rules[0].pk)
+    assert set(restored.when_all.values_list("pk", flat=True)) == triggers
