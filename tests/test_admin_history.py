@@ -20,7 +20,14 @@ from advisor.models import (
     Reference,
     UseCaseProfile,
 )
-from tests.test_admin import admin_url, inline_management, question_post_data, rating_post_data
+from tests.test_admin import (
+    admin_url,
+    inline_management,
+    new_criterion_data,
+    question_post_data,
+    rating_post_data,
+    ratings_post_data,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -428,3 +435,15 @@ def test_a_delete_action_on_the_list_records_one_version_with_every_record(staff
     assert ConsistencyRule.objects.filter(pk__in=[rule.pk for rule in rules]).count() == 2
     restored = ConsistencyRule.objects.get(pk=rules[0].pk)
     assert set(restored.when_all.values_list("pk", flat=True)) == triggers
+
+
+def test_a_preview_on_an_add_page_saves_nothing_and_stays_an_add_page(staff_client):
+    data = new_criterion_data(**ratings_post_data(list(Protocol.objects.all()), "protocol"))
+    response = staff_client.post(admin_url(Criterion, "add"), {**data, "_preview": "Preview impact"})
+    assert response.status_code == 200
+    assert response.context["add"] and response.context["impact"].problems == ()
+    assert response.context["adminform"].form.instance.pk is None
+    assert not Criterion.objects.filter(slug="trial-criterion").exists()
+    assert "Add criterion" in response.content.decode()
+    assert staff_client.post(admin_url(Criterion, "add"), data).status_code == 302
+    assert Criterion.objects.filter(slug="trial-criterion").exists()
