@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, Value
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from advisor import engine, knowledge, versioning
+from advisor import engine, impact, knowledge, versioning
 from advisor.models import (
+    KNOWLEDGE_BASE_MODELS,
     ConsistencyRule,
     Criterion,
     Feedback,
@@ -51,55 +55,151 @@ class PlainForeignKeysInline(admin.TabularInline):
         return formfield
 
 
+PREVIEW = "_preview"
+"""The submit button that shows an edit's impact instead of saving it."""
+
+
+class PreviewOnlyForm:
+    """A form that validates but never counts as valid: the admin saves a valid form, a preview must not."""
+
+    def is_valid(self) -> bool:
+        super().is_valid()
+        return False
+
+
+def really_valid(form) -> bool:
+    return form.is_bound and not form.errors
+
+
 class VersionedAdmin(admin.ModelAdmin):
-    """Records one knowledge-base version per admin action, with the admin's change message."""
+    """Records one knowledge-base version per admin action, with every changed value, and previews impact.
+
+    "Preview impact" beside Save (on a record's page and on list pages with editable columns)
+    validates the edit, applies it inside a transaction that is rolled back, and shows the form again,
+    as it was typed, with what the edit would do to each use-case profile.
+    """
 
     change_list_template = "admin/advisor/change_list.html"
     change_form_template = "admin/advisor/change_form.html"
+    object_history_template = "admin/advisor/object_history.html"
 
-    def changeform_view(self, request, *args, **kwargs):
-        with versioning.recorded_elsewhere():
-            return super().changeform_view(request, *args, **kwargs)
+    def _previewing(self, request) -> bool:
+        return request.method == "POST" and PREVIEW in request.POST
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if not self._previewing(request):
+            return form
+
+        class PreviewForm(PreviewOnlyForm, form):
+            pass
+
+        return PreviewForm
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        with versioning.collecting():
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+        if self._previewing(request) and isinstance(response, TemplateResponse):
+            context = response.context_data
+            form = context["adminform"].form
+            formsets = [inline.formset for inline in context["inline_admin_formsets"]]
+            if really_valid(form) and all(formset.is_valid() for formset in formsets):
+                change = object_id is not None
+                context["impact"] = self._measure(
+                    [form.instance, *(f.instance for formset in formsets for f in formset.forms)],
+                    lambda: self._save_everything(request, form, formsets, change),
+                )
+        return response
+
+    def _save_everything(self, request, form, formsets, change: bool) -> None:
+        obj = self.save_form(request, form, change=change)
+        self.save_model(request, obj, form, change=change)
+        self.save_related(request, form, formsets, change=change)
+
+    def _measure(self, instances, apply) -> impact.Impact:
+        """Measure `apply`'s impact, then give the form's objects back the ids they had: the save set them."""
+        ids = [(instance, instance.pk, instance._state.adding) for instance in instances]
+        try:
+            return impact.measure(apply)
+        finally:
+            for instance, pk, adding in ids:
+                instance.pk, instance._state.adding = pk, adding
+
+    def get_changelist_formset(self, request, **kwargs):
+        """While previewing a bulk edit, the list shows the edit as typed instead of the saved values."""
+        formset = super().get_changelist_formset(request, **kwargs)
+        if not self._previewing(request):
+            return formset
+        edited = self._get_list_editable_queryset(request, formset.get_default_prefix())
+
+        class TypedFormSet(formset):
+            def __init__(self, *args, **kwargs) -> None:
+                kwargs["queryset"] = edited
+                super().__init__(request.POST, request.FILES, **kwargs)
+
+            @property
+            def errors(self):
+                """No errors when every row is valid, so the list does not ask to correct any."""
+                errors = super().errors
+                return errors if any(errors) else []
+
+        return TypedFormSet
+
+    def changelist_view(self, request, extra_context=None):
+        if self._previewing(request):
+            request.POST = request.POST.copy()
+            request.POST.pop(helpers.ACTION_CHECKBOX_NAME, None)
+        with versioning.collecting():
+            response = super().changelist_view(request, extra_context)
+        formset = getattr(response, "context_data", {}).get("cl") and response.context_data["cl"].formset
+        if self._previewing(request) and formset is not None and formset.is_valid():
+            changed = [form for form in formset.forms if form.has_changed()]
+            response.context_data["impact"] = self._measure(
+                [form.instance for form in changed], lambda: self._save_rows(request, changed)
+            )
+        return response
+
+    def _save_rows(self, request, forms) -> None:
+        for form in forms:
+            obj = self.save_form(request, form, change=True)
+            self.save_model(request, obj, form, change=True)
+            self.save_related(request, form, formsets=[], change=True)
 
     def delete_view(self, request, *args, **kwargs):
-        with versioning.recorded_elsewhere():
+        with versioning.collecting():
             return super().delete_view(request, *args, **kwargs)
-
-    def changelist_view(self, request, *args, **kwargs):
-        with versioning.recorded_elsewhere():
-            return super().changelist_view(request, *args, **kwargs)
-
-    def _record_version(self, request, action: str, obj, entry) -> None:
-        KnowledgeBaseVersion.record(
-            action,
-            user=request.user,
-            object_type=str(self.opts.verbose_name),
-            object_repr=str(obj),
-            message=entry.get_change_message() if entry is not None else "",
-        )
 
     def log_addition(self, request, obj, message):
         entry = super().log_addition(request, obj, message)
-        self._record_version(request, KnowledgeBaseVersion.Action.ADDED, obj, entry)
+        versioning.record(
+            KnowledgeBaseVersion.Action.ADDED, user=request.user, obj=obj, message=entry.get_change_message()
+        )
         return entry
 
     def log_change(self, request, obj, message):
         entry = super().log_change(request, obj, message)
-        if message:
-            self._record_version(request, KnowledgeBaseVersion.Action.CHANGED, obj, entry)
+        versioning.record(
+            KnowledgeBaseVersion.Action.CHANGED,
+            user=request.user,
+            obj=obj,
+            message=entry.get_change_message(),
+        )
         return entry
 
-    def log_deletions(self, request, queryset):
-        entries = super().log_deletions(request, queryset)
-        names = ", ".join(str(obj) for obj in queryset)
-        KnowledgeBaseVersion.record(
-            KnowledgeBaseVersion.Action.DELETED,
-            user=request.user,
-            object_type=str(self.opts.verbose_name_plural if len(queryset) > 1 else self.opts.verbose_name),
-            object_repr=names,
-            message=f"Deleted {names}.",
-        )
-        return entries
+    def delete_model(self, request, obj) -> None:
+        deleted = [(obj.pk, str(obj))]
+        super().delete_model(request, obj)
+        versioning.record_deletion(request.user, self.opts, deleted)
+
+    def delete_queryset(self, request, queryset) -> None:
+        deleted = [(obj.pk, str(obj)) for obj in queryset]
+        super().delete_queryset(request, queryset)
+        versioning.record_deletion(request.user, self.opts, deleted)
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        versions = list(versioning.changes_of(obj)) if obj is not None else []
+        return super().history_view(request, object_id, {**(extra_context or {}), "versions": versions})
 
 
 @admin.register(Reference)
@@ -323,10 +423,56 @@ class OptionFormSet(forms.BaseInlineFormSet):
                 )
 
 
-class OptionInline(admin.TabularInline):
+def idle(option: Option) -> bool:
+    """An answer that changes nothing, as the integrity check sees it: no effect, no flow, nothing depends on it."""
+    if option.pk is None or option.is_unknown or option.flow_id is not None:
+        return False
+    relations = [
+        option.effects,
+        option.dependent_questions,
+        option.rules_triggered,
+        option.rules_silenced,
+        option.guidance_when_all,
+        option.guidance_when_any,
+        option.guidance_unless_any,
+    ]
+    return not any(related.exists() for related in relations)
+
+
+def effects_marker(option: Option) -> str:
+    """What choosing the option does, in a word, with a visible warning when it does nothing."""
+    if option.pk is None:
+        return "—"
+    if idle(option):
+        return format_html('<span class="no-effects">{}</span>', "⚠ no effects")
+    count = option.effects.count()
+    if option.is_unknown:
+        return "none (“I don't know”)"
+    if count == 0:
+        return "its flow" if option.flow_id is not None else "none; other records depend on it"
+    return f"{count} effect{'' if count == 1 else 's'}"
+
+
+def warn_about_idle_options(request, options) -> None:
+    """After a save: name each option that changes nothing yet, linked to the page that gives it effects."""
+    for option in options:
+        if idle(option):
+            url = reverse("admin:advisor_option_change", args=[option.pk])
+            messages.warning(
+                request,
+                format_html(
+                    '“{}” has no effects yet: choosing it changes nothing. <a href="{}">Give it effects</a>.',
+                    option,
+                    url,
+                ),
+            )
+
+
+class OptionInline(PlainForeignKeysInline):
     model = Option
     formset = OptionFormSet
-    fields = ["order", "slug", "label", "help_text", "is_unknown", "flow"]
+    fields = ["order", "slug", "label", "help_text", "is_unknown", "flow", "effects"]
+    readonly_fields = ["effects"]
     extra = 0
     min_num = 2
     show_change_link = True
@@ -335,6 +481,15 @@ class OptionInline(admin.TabularInline):
     def get_formset(self, request, obj=None, **kwargs):
         """A question needs two options to be a question; the admin refuses fewer, not just shows two rows."""
         return super().get_formset(request, obj, validate_min=True, **kwargs)
+
+    @admin.display(description="effects")
+    def effects(self, obj: Option) -> str:
+        """What the option does, linked to its page, where its effects are edited."""
+        if obj.pk is None:
+            return effects_marker(obj)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:advisor_option_change", args=[obj.pk]), effects_marker(obj)
+        )
 
 
 @admin.register(Question)
@@ -347,6 +502,14 @@ class QuestionAdmin(VersionedAdmin):
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["condition_options"]
     inlines = [OptionInline]
+
+    def response_add(self, request, obj, *args, **kwargs):
+        warn_about_idle_options(request, obj.options.all())
+        return super().response_add(request, obj, *args, **kwargs)
+
+    def response_change(self, request, obj):
+        warn_about_idle_options(request, obj.options.all())
+        return super().response_change(request, obj)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("condition_options__question")
@@ -427,7 +590,15 @@ class OptionAdmin(VersionedAdmin):
 
     @admin.display(description="effects")
     def effect_summary(self, obj: Option) -> str:
-        return "; ".join(str(effect) for effect in obj.effects.all()) or "none"
+        return "; ".join(str(effect) for effect in obj.effects.all()) or effects_marker(obj)
+
+    def response_add(self, request, obj, *args, **kwargs):
+        warn_about_idle_options(request, [obj])
+        return super().response_add(request, obj, *args, **kwargs)
+
+    def response_change(self, request, obj):
+        warn_about_idle_options(request, [obj])
+        return super().response_change(request, obj)
 
 
 @admin.register(Flow)
@@ -666,13 +837,39 @@ class ConsistencyRuleAdmin(VersionedAdmin):
 
 @admin.register(KnowledgeBaseVersion)
 class KnowledgeBaseVersionAdmin(admin.ModelAdmin):
-    """The change history is a record, not something to edit."""
+    """The change history is a record, not something to edit; a version can be reverted by a new one."""
 
-    list_display = ["number", "created_at", "username", "action", "object_type", "object_repr"]
+    list_display = [
+        "number",
+        "created_at",
+        "username",
+        "action",
+        "object_type",
+        "object_repr",
+        "change_count",
+    ]
     list_filter = ["action", "object_type", "username"]
     search_fields = ["object_repr", "message", "username"]
     date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in KnowledgeBaseVersion._meta.fields]
+    fields = [
+        "number",
+        "created_at",
+        "username",
+        "action",
+        "object_type",
+        "object_repr",
+        "message",
+        "reverted",
+    ]
+    readonly_fields = fields
+    change_form_template = "admin/advisor/knowledgebaseversion/change_form.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(changes_count=Count("changes"))
+
+    @admin.display(description="records changed", ordering="changes_count")
+    def change_count(self, obj: KnowledgeBaseVersion) -> int:
+        return obj.changes_count
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -682,6 +879,67 @@ class KnowledgeBaseVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        version = self.get_object(request, object_id)
+        context = {**(extra_context or {})}
+        if version is not None:
+            context["changes"] = version.changes.all()
+            context["reverted_by"] = version.reverted_by.all()
+            context["can_revert"] = self.has_revert_permission(request)
+        return super().change_view(request, object_id, form_url, context)
+
+    def has_revert_permission(self, request) -> bool:
+        """Reverting changes records of every kind, so it takes the right to change each of them."""
+        return all(
+            request.user.has_perm(f"advisor.change_{model._meta.model_name}")
+            and request.user.has_perm(f"advisor.add_{model._meta.model_name}")
+            and request.user.has_perm(f"advisor.delete_{model._meta.model_name}")
+            for model in KNOWLEDGE_BASE_MODELS
+        )
+
+    def get_urls(self):
+        revert = path(
+            "<int:object_id>/revert/",
+            self.admin_site.admin_view(self.revert_view),
+            name="advisor_knowledgebaseversion_revert",
+        )
+        return [revert, *super().get_urls()]
+
+    def revert_view(self, request, object_id: int):
+        """Show what reverting a version would change back, and its impact; revert on confirmation."""
+        if not self.has_revert_permission(request):
+            raise PermissionDenied
+        version = self.get_object(request, str(object_id))
+        if version is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))
+        page = reverse("admin:advisor_knowledgebaseversion_change", args=[version.pk])
+        if request.method == "POST":
+            try:
+                new = versioning.revert(version, request.user)
+            except versioning.RevertRefused as refusal:
+                self.message_user(request, f"v{version.number} was not reverted. {refusal}", messages.ERROR)
+                return HttpResponseRedirect(page)
+            self.message_user(
+                request,
+                f"Reverted v{version.number}: the change is recorded as v{new.number}.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:advisor_knowledgebaseversion_change", args=[new.pk]))
+        plan = versioning.plan_revert(version)
+        preview = None
+        if plan.possible:
+            preview = impact.measure(lambda: versioning.apply_revert(version))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Revert v{version.number}?",
+            "opts": self.opts,
+            "version": version,
+            "plan": plan,
+            "impact": preview,
+            "version_url": page,
+        }
+        return TemplateResponse(request, "admin/advisor/knowledgebaseversion/revert.html", context)
 
 
 @admin.register(SourceDisagreement)

@@ -245,7 +245,9 @@ class Option(models.Model):
 
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="options")
     slug = models.SlugField(max_length=60)
-    order = models.PositiveSmallIntegerField(default=0)
+    order = models.PositiveSmallIntegerField(
+        blank=True, help_text="Position among the question's options; left empty, the option goes last."
+    )
     label = models.CharField(max_length=200)
     help_text = models.CharField(max_length=300, blank=True)
     is_unknown = models.BooleanField(
@@ -290,6 +292,14 @@ class Option(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question.title}: {self.label}"
+
+    def save(self, *args, **kwargs) -> None:
+        """A new option without a position goes after the question's last option, not before its first."""
+        if self.order is None:
+            siblings = Option.objects.filter(question_id=self.question_id)
+            last = siblings.aggregate(last=models.Max("order"))["last"]
+            self.order = 1 if last is None else last + 1
+        super().save(*args, **kwargs)
 
     def natural_key(self) -> tuple[str, str]:
         return (self.question.slug, self.slug)
@@ -612,6 +622,7 @@ class KnowledgeBaseVersion(models.Model):
         ADDED = "added", "Added"
         CHANGED = "changed", "Changed"
         DELETED = "deleted", "Deleted"
+        REVERTED = "reverted", "Reverted"
 
     number = models.PositiveIntegerField(unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -622,7 +633,19 @@ class KnowledgeBaseVersion(models.Model):
     action = models.CharField(max_length=10, choices=Action)
     object_type = models.CharField(max_length=100, blank=True)
     object_repr = models.CharField("object", max_length=200, blank=True)
+    object_model = models.CharField(
+        max_length=100, blank=True, help_text="The model name of the record the change was made on."
+    )
+    object_id = models.PositiveIntegerField(null=True, blank=True)
     message = models.TextField(blank=True)
+    reverted = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reverted_by",
+        help_text="The version whose changes this one undid.",
+    )
 
     class Meta:
         ordering = ["-number"]
@@ -653,7 +676,10 @@ class KnowledgeBaseVersion(models.Model):
         user=None,
         object_type: str = "",
         object_repr: str = "",
+        object_model: str = "",
+        object_id: int | None = None,
         message: str = "",
+        reverted: KnowledgeBaseVersion | None = None,
     ) -> KnowledgeBaseVersion:
         """Create the next version. Two writers can read the same newest number; the unique number lets
         only one of them have it, and the other takes the next one."""
@@ -667,11 +693,44 @@ class KnowledgeBaseVersion(models.Model):
                         action=action,
                         object_type=object_type[:100],
                         object_repr=object_repr[:200],
+                        object_model=object_model,
+                        object_id=object_id,
                         message=message,
+                        reverted=reverted,
                     )
             except IntegrityError:
                 if attempt + 1 == VERSION_ATTEMPTS:
                     raise
+
+
+class KnowledgeBaseChange(models.Model):
+    """One record as a version changed it: every changed field with its value before and after.
+
+    Values are stored as the database holds them (ids for foreign keys, lists of ids for many-to-many
+    fields) so that a version can be reverted, with their text as the admin showed it beside them.
+    """
+
+    class Action(models.TextChoices):
+        ADDED = "added", "Added"
+        CHANGED = "changed", "Changed"
+        DELETED = "deleted", "Deleted"
+
+    version = models.ForeignKey(KnowledgeBaseVersion, on_delete=models.CASCADE, related_name="changes")
+    model = models.CharField(max_length=100, help_text="The record's model name, e.g. “rating”.")
+    object_id = models.PositiveIntegerField()
+    object_repr = models.CharField("object", max_length=200)
+    action = models.CharField(max_length=10, choices=Action)
+    fields = models.JSONField(
+        default=list,
+        help_text="One entry per field: name, label, old and new value, and their text.",
+    )
+
+    class Meta:
+        ordering = ["version", "id"]
+        indexes = [models.Index(fields=["model", "object_id"], name="kb_change_record")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.object_repr}"
 
 
 class Assessment(models.Model):
