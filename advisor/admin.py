@@ -37,7 +37,6 @@ from advisor.models import (
     UseCaseProfile,
 )
 
-NARROW_MARGIN = 3.0
 """Points below which an agreeing profile is flagged: one small edit could flip it."""
 
 COMPACT_TEXTAREA = forms.Textarea(attrs={"rows": 4, "cols": 48})
@@ -63,7 +62,7 @@ class PreviewOnlyForm:
     """A form that validates but never counts as valid: the admin saves a valid form, a preview must not."""
 
     def is_valid(self) -> bool:
-        super().is_valid()
+        super().is_valid()  # type: ignore[misc]  # mixed into a form class made at run time
         return False
 
 
@@ -91,7 +90,7 @@ class VersionedAdmin(admin.ModelAdmin):
         if not self._previewing(request):
             return form
 
-        class PreviewForm(PreviewOnlyForm, form):
+        class PreviewForm(PreviewOnlyForm, form):  # type: ignore[valid-type,misc]
             pass
 
         return PreviewForm
@@ -100,7 +99,7 @@ class VersionedAdmin(admin.ModelAdmin):
         with versioning.collecting():
             response = super().changeform_view(request, object_id, form_url, extra_context)
         if self._previewing(request) and isinstance(response, TemplateResponse):
-            context = response.context_data
+            context = response.context_data or {}
             form = context["adminform"].form
             formsets = [inline.formset for inline in context["inline_admin_formsets"]]
             if really_valid(form) and all(formset.is_valid() for formset in formsets):
@@ -132,7 +131,7 @@ class VersionedAdmin(admin.ModelAdmin):
             return formset
         edited = self._get_list_editable_queryset(request, formset.get_default_prefix())
 
-        class TypedFormSet(formset):
+        class TypedFormSet(formset):  # type: ignore[valid-type,misc]
             def __init__(self, *args, **kwargs) -> None:
                 kwargs["queryset"] = edited
                 super().__init__(request.POST, request.FILES, **kwargs)
@@ -151,10 +150,10 @@ class VersionedAdmin(admin.ModelAdmin):
             request.POST.pop(helpers.ACTION_CHECKBOX_NAME, None)
         with versioning.collecting():
             response = super().changelist_view(request, extra_context)
-        formset = getattr(response, "context_data", {}).get("cl") and response.context_data["cl"].formset
+        formset = getattr(response, "context_data", {}).get("cl") and response.context_data["cl"].formset  # type: ignore[attr-defined]
         if self._previewing(request) and formset is not None and formset.is_valid():
             changed = [form for form in formset.forms if form.has_changed()]
-            response.context_data["impact"] = self._measure(
+            response.context_data["impact"] = self._measure(  # type: ignore[attr-defined]
                 [form.instance for form in changed], lambda: self._save_rows(request, changed)
             )
         return response
@@ -240,7 +239,7 @@ class CompleteRatingsFormSet(forms.BaseInlineFormSet):
         rated = {
             form.cleaned_data[self.rated_field].pk
             for form in self.forms
-            if form.cleaned_data and not self._should_delete_form(form)
+            if form.cleaned_data and not self._should_delete_form(form)  # type: ignore[attr-defined]
         }
         missing = self._rated_model().objects.exclude(pk__in=rated)
         if missing.exists():
@@ -300,7 +299,7 @@ class ProtocolAdmin(VersionedAdmin):
 
     @admin.display(description="rated criteria", ordering="rating_count")
     def rated_criteria(self, obj: Protocol) -> str:
-        return f"{obj.rating_count} of {obj.criterion_count}"
+        return f"{obj.rating_count} of {obj.criterion_count}"  # type: ignore[attr-defined]
 
 
 @admin.register(Criterion)
@@ -316,7 +315,7 @@ class CriterionAdmin(VersionedAdmin):
 
     @admin.display(description="options weighting it", ordering="effect_count")
     def weighted_by_options(self, obj: Criterion) -> int:
-        return obj.effect_count
+        return obj.effect_count  # type: ignore[attr-defined]
 
 
 @admin.register(Rating)
@@ -343,7 +342,7 @@ class QuestionAdminForm(forms.ModelForm):
         fields = ["order", "slug", "title", "text", "help_text", "kind", "required", "condition_options"]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         order = cleaned.get("order")
         condition_options = list(cleaned.get("condition_options") or [])
         if order is None:
@@ -412,7 +411,7 @@ class OptionFormSet(forms.BaseInlineFormSet):
             option = form.instance
             if (
                 form.cleaned_data.get("is_unknown")
-                and not self._should_delete_form(form)
+                and not self._should_delete_form(form)  # type: ignore[attr-defined]
                 and option.pk
                 and option.effects.exists()
             ):
@@ -429,7 +428,7 @@ def idle(option: Option) -> bool:
         return False
     relations = [
         option.effects,
-        option.dependent_questions,
+        option.dependent_questions,  # type: ignore[attr-defined]
         option.rules_triggered,
         option.rules_silenced,
         option.guidance_when_all,
@@ -530,7 +529,7 @@ class OptionEffectFormSet(forms.BaseInlineFormSet):
         if any(self.errors):
             return
         option = self.instance
-        effects = [form for form in self.forms if form.cleaned_data and not self._should_delete_form(form)]
+        effects = [form for form in self.forms if form.cleaned_data and not self._should_delete_form(form)]  # type: ignore[attr-defined]
         if option.is_unknown and effects:
             raise forms.ValidationError(
                 "“I don't know” must leave the result as wide as it was: remove these effects, "
@@ -735,7 +734,7 @@ class UseCaseProfileAdmin(VersionedAdmin):
 
     @admin.display(description="preset answers", ordering="answers_count")
     def answer_count(self, obj: UseCaseProfile) -> int:
-        return obj.answers_count
+        return obj.answers_count  # type: ignore[attr-defined]
 
     def get_urls(self):
         check = path(
@@ -763,7 +762,7 @@ class UseCaseProfileAdmin(VersionedAdmin):
                 "agrees": check.agrees,
                 "narrow": check.agrees
                 and check.result.margin is not None
-                and check.result.margin < NARROW_MARGIN,
+                and check.result.margin < engine.CLOSE_CALL,
                 "gap": check.gap,
                 "pk": pks.get(check.profile),
             }
@@ -775,7 +774,7 @@ class UseCaseProfileAdmin(VersionedAdmin):
             "opts": self.opts,
             "rows": rows,
             "disagreements": sum(not row["agrees"] for row in rows),
-            "narrow_margin": NARROW_MARGIN,
+            "narrow_margin": engine.CLOSE_CALL,
             "version": kb.version,
             "live_version": state.live.version,
             "has_problems": bool(state.problems),
@@ -792,7 +791,7 @@ class ConsistencyRuleForm(forms.ModelForm):
         fields = ["name", "slug", "severity", "message", "when_all", "unless_any", "references"]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         when_all = list(cleaned.get("when_all") or [])
         by_question: dict[int, list[Option]] = {}
         for option in when_all:
@@ -861,7 +860,7 @@ class KnowledgeBaseVersionAdmin(admin.ModelAdmin):
         "message",
         "reverted",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
     change_form_template = "admin/advisor/knowledgebaseversion/change_form.html"
 
     def get_queryset(self, request):
@@ -869,7 +868,7 @@ class KnowledgeBaseVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="records changed", ordering="changes_count")
     def change_count(self, obj: KnowledgeBaseVersion) -> int:
-        return obj.changes_count
+        return obj.changes_count  # type: ignore[attr-defined]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -912,7 +911,7 @@ class KnowledgeBaseVersionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         version = self.get_object(request, str(object_id))
         if version is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))
+            return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))  # type: ignore[attr-defined]
         page = reverse("admin:advisor_knowledgebaseversion_change", args=[version.pk])
         if request.method == "POST":
             try:
@@ -995,7 +994,7 @@ class ReportAdmin(ReadOnlyAdmin):
         "page",
         "answers_given",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
 
     @admin.display(description="recommendation")
     def primary(self, obj: Report) -> str:
@@ -1038,7 +1037,7 @@ class FeedbackAdmin(ReadOnlyAdmin):
     search_fields = ["comment"]
     list_select_related = ["report"]
     fields = ["created_at", "agrees", "comment", "recommendation", "report_link", "answers_given"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
 
     @admin.display(description="recommendation")
     def recommendation(self, obj: Feedback) -> str:

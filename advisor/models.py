@@ -701,6 +701,7 @@ class KnowledgeBaseVersion(models.Model):
             except IntegrityError:
                 if attempt + 1 == VERSION_ATTEMPTS:
                     raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class KnowledgeBaseChange(models.Model):

@@ -52,11 +52,12 @@ def recorded_elsewhere() -> Iterator[None]:
 
 
 @contextmanager
-def collecting() -> Iterator[None]:
+def collecting() -> Iterator[dict]:
     """Inside this block changes are gathered for `record` instead of becoming a version each."""
-    token = _collection.set({})
+    collection: dict = {}
+    token = _collection.set(collection)
     try:
-        yield
+        yield collection
     finally:
         _collection.reset(token)
 
@@ -235,7 +236,7 @@ def connect_signals() -> None:
         post_delete.connect(_on_post_delete, sender=model, dispatch_uid=f"kb-version-delete-{label}")
         for f in model._meta.local_many_to_many:
             through = f.remote_field.through
-            if not through._meta.auto_created:
+            if through is None or not through._meta.auto_created:
                 continue
             _OWNED_M2M[through] = (model, f.name)
             m2m_changed.connect(
@@ -472,12 +473,12 @@ def plan_revert(version: KnowledgeBaseVersion) -> RevertPlan:
         return plan
     touched = {(c.model, c.object_id) for c in changes}
     with transaction.atomic():
-        with collecting():
+        with collecting() as collection:
             try:
                 apply_revert(version)
             except (IntegrityError, ValidationError) as error:
                 plan.problems.append(f"The knowledge base refuses the old values: {error}")
-            collected = list(_collection.get().values())
+            collected = list(collection.values())
         transaction.set_rollback(True)
     known = {(entry["model"], entry["pk"]): entry["repr"] for entry in collected}
     for entry in collected:
@@ -499,10 +500,10 @@ def revert(version: KnowledgeBaseVersion, user) -> KnowledgeBaseVersion:
     plan = plan_revert(version)
     if not plan.possible:
         raise RevertRefused(" ".join(plan.problems))
-    with collecting():
+    with collecting() as collection:
         apply_revert(version)
         return _record_collected(
-            _collection.get(),
+            collection,
             KnowledgeBaseVersion.Action.REVERTED,
             user,
             subject={
