@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -26,6 +27,16 @@ def page(client, report: Report) -> str:
     return response.content.decode()
 
 
+def assert_contents_number_their_sections(body: str) -> None:
+    """The contents list counts from its `start`, and each entry's number is its section heading's."""
+    toc = body[body.index('<nav class="toc"') : body.index("</nav>", body.index('<nav class="toc"'))]
+    start = int(re.search(r'<ol start="(\d+)">', toc).group(1))
+    for number, anchor in enumerate(re.findall(r'<a href="#([a-z]+)">', toc), start=start):
+        section = body[body.index(f'id="{anchor}"') :]
+        heading = re.search(r"<h2[^>]*>([^<]+)</h2>", section).group(1)
+        assert heading.startswith(f"{number}. "), (anchor, number, heading)
+
+
 def test_report_page_carries_every_section(client):
     body = page(client, issue("remote-access-managed"))
     for heading in (
@@ -41,6 +52,7 @@ def test_report_page_carries_every_section(client):
     for anchor in ("why", "configure", "changes", "warnings", "scores", "appendix"):
         assert f'<a href="#{anchor}">' in body and f'id="{anchor}"' in body, "contents link to every section"
     assert "Assumptions made for open questions" not in body, "every question was answered"
+    assert_contents_number_their_sections(body)
     assert "IPsec ESP, tunnel mode (IKEv2)" in body
     assert "<svg" in body and "<rect" in body
     assert "Remote access: IPsec or an SSL/TLS VPN?" in body
