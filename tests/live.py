@@ -236,7 +236,9 @@ class Browser:
     to send them over this loopback connection.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, address: str | None = None) -> None:
+        """`address` is the client address the proxy reports, so each simulated user counts on its own."""
+        self.address = address
         policy = http.cookiejar.DefaultCookiePolicy(secure_protocols=("https", "wss", "http"))
         self.cookies = http.cookiejar.CookieJar(policy)
         self.opener = urllib.request.build_opener(
@@ -249,6 +251,8 @@ class Browser:
         body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
         request = urllib.request.Request(url, data=body, method="POST" if data is not None else "GET")
         request.add_header("X-Forwarded-Proto", "https")
+        if self.address:
+            request.add_header("X-Forwarded-For", self.address)
         if data is not None:
             request.add_header("Origin", origin)
             request.add_header("Referer", origin + parts.path)
